@@ -1,0 +1,129 @@
+//! The rules. Each rule has a stable id, a default severity, a category and a document; audits
+//! are plain functions from what was read off the volume to findings. Audits never read raw
+//! bytes of the device and never print.
+
+mod files;
+mod volume;
+
+use crate::inspect::Inspection;
+use crate::report::{Category, Confidence, Finding, Severity, Verdict};
+
+/// A rule in the registry.
+#[derive(Debug)]
+pub struct Rule {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub category: Category,
+    /// One line: what the rule finds.
+    pub summary: &'static str,
+    /// What it checks, why that breaks SSH, how to fix it.
+    pub doc: &'static str,
+}
+
+impl Rule {
+    /// A finding of this rule with its default severity, `certain` confidence.
+    pub fn finding(&'static self, title: impl Into<String>, detail: impl Into<String>) -> Finding {
+        Finding {
+            id: self.id,
+            severity: self.severity,
+            category: self.category,
+            title: title.into(),
+            path: None,
+            line: None,
+            user: None,
+            detail: detail.into(),
+            confidence: Confidence::Certain,
+            fix: None,
+        }
+    }
+}
+
+/// Every rule, in id order.
+pub fn rules() -> Vec<&'static Rule> {
+    let mut all: Vec<&'static Rule> = volume::RULES
+        .iter()
+        .chain(files::RULES.iter())
+        .copied()
+        .collect();
+    all.sort_by_key(|r| r.id);
+    all
+}
+
+/// Looks a rule up by id, case-insensitively.
+pub fn lookup(id: &str) -> Option<&'static Rule> {
+    rules().into_iter().find(|r| r.id.eq_ignore_ascii_case(id))
+}
+
+/// Settings that shape findings, not what is found.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Where the operator mounts the volume; fix commands are written for it.
+    pub mount_point: String,
+}
+
+impl Settings {
+    /// A guest path as seen under the mount point: `/mnt/rescue/etc/passwd`.
+    pub fn host_path(&self, guest: &str) -> String {
+        let mp = self.mount_point.trim_end_matches('/');
+        if guest == "/" {
+            if mp.is_empty() { "/".into() } else { mp.into() }
+        } else {
+            format!("{mp}{guest}")
+        }
+    }
+}
+
+/// Runs every audit on an inspection.
+pub fn run(insp: &Inspection, settings: &Settings) -> (Vec<Finding>, Verdict) {
+    let mut findings = Vec::new();
+    volume::audit(insp, settings, &mut findings);
+    if let Some(root) = &insp.root {
+        files::audit(root, settings, &mut findings);
+    }
+    let verdict = verdict(&findings);
+    (findings, verdict)
+}
+
+/// sshd cannot start when a critical finding of these categories stands, or when its
+/// configuration file is missing. With no such finding, the audits of this build cannot tell.
+fn verdict(findings: &[Finding]) -> Verdict {
+    let stops = findings.iter().any(|f| {
+        f.severity == Severity::Critical
+            && (matches!(
+                f.category,
+                Category::SshdConfig
+                    | Category::SshdService
+                    | Category::HostKeys
+                    | Category::Libraries
+            ) || files::stops_sshd(f))
+    });
+    Verdict {
+        sshd_starts: if stops { Some(false) } else { None },
+        logins: Vec::new(),
+    }
+}
+
+/// True if any finding was raised by rules that mean the target could not be inspected.
+pub fn uninspectable(findings: &[Finding]) -> Option<&Finding> {
+    findings
+        .iter()
+        .find(|f| volume::UNINSPECTABLE.contains(&f.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_ids_are_unique_and_documented() {
+        let all = rules();
+        for w in all.windows(2) {
+            assert_ne!(w[0].id, w[1].id);
+        }
+        for r in &all {
+            assert!(r.doc.len() > 80, "{} needs a real doc", r.id);
+            assert!(r.doc.contains("Fix"), "{} doc must say how to fix", r.id);
+        }
+        assert!(lookup("file-001").is_some());
+    }
+}

@@ -1,0 +1,280 @@
+//! Rules about the volume itself: its partition table, which filesystem is the root, and how
+//! that filesystem could be read.
+
+use super::{Rule, Settings};
+use crate::fs::ext4::LoadNote;
+use crate::inspect::{Content, Inspection, describe_entry};
+use crate::report::{Category, Finding, Severity};
+use crate::volume::{DeviceKind, FsKind, Layout};
+
+pub static VOL_001: Rule = Rule {
+    id: "VOL-001",
+    severity: Severity::Warning,
+    category: Category::PartitionTable,
+    summary: "partition table damaged, but readable from its other copy",
+    doc: "Checks the GPT primary and backup headers and partition arrays (signature, CRC32 of \
+header and array, header fields) and the protective MBR.\n\nWhy it matters: a GPT keeps two \
+copies. When one is damaged the firmware and the kernel fall back to the other, so the server \
+still boots, but the next damage to the remaining copy loses every partition.\n\nFix: restore the \
+damaged copy from the good one: `gdisk DEVICE`, then `r` (recovery), `b` (use backup header) or \
+`c` (load backup partition table), `v` to verify, `w` to write; after growing a disk, `sgdisk -e \
+DEVICE` moves the backup to the end.",
+};
+
+pub static VOL_002: Rule = Rule {
+    id: "VOL-002",
+    severity: Severity::Critical,
+    category: Category::PartitionTable,
+    summary: "partition table unusable, or a partition runs past the end of the device",
+    doc: "Checks that the partition table can be read and that every partition lies inside the \
+device and does not overlap another.\n\nWhy it matters: a partition past the end of the device \
+(a truncated image, a shrunk volume) holds a filesystem whose tail is missing: the kernel refuses \
+to mount it or fails with I/O errors, and boot stops before the network and sshd.\n\nFix: attach \
+the full-size volume (or copy the image again in full); if the volume was shrunk, grow it back \
+to at least the end of the last partition; repair a broken table with `gdisk` (recovery menu) or \
+`testdisk`.",
+};
+
+pub static ROOT_001: Rule = Rule {
+    id: "ROOT-001",
+    severity: Severity::Critical,
+    category: Category::Filesystem,
+    summary: "no root filesystem found",
+    doc: "Looks at every partition (or the whole device) for a readable filesystem holding /etc \
+with /etc/os-release or /etc/passwd.\n\nWhy it matters: without a root filesystem there is no \
+operating system to boot, and nothing this tool can inspect: the volume may be the wrong one, \
+blank, encrypted, or its filesystem damaged beyond what a reader can open.\n\nFix: check that the \
+right volume is attached (`lsblk -f`); if a filesystem is listed as unreadable, take a snapshot \
+and run `e2fsck -f` on that partition; then inspect again.",
+};
+
+pub static ROOT_002: Rule = Rule {
+    id: "ROOT-002",
+    severity: Severity::Critical,
+    category: Category::Filesystem,
+    summary: "root may be on a filesystem this build cannot read natively (XFS, Btrfs, LVM2, LUKS)",
+    doc: "Names what is on the volume by its magic numbers when no readable ext2/3/4 root was \
+found: XFS (Amazon Linux, RHEL family), Btrfs (Fedora, SUSE), an LVM2 physical volume, or a LUKS \
+encrypted volume.\n\nWhy it matters: this build reads ext2/3/4 natively; other filesystems must be \
+mounted read-only first, and an encrypted volume needs its key.\n\nFix: mount it read-only and \
+inspect the directory: `mount -o ro,norecovery PARTITION /mnt/rescue && rescue-inspect check \
+/mnt/rescue` (XFS also needs `nouuid` when the recovery host has the same UUID; LVM needs `vgchange \
+-ay` first; LUKS needs `cryptsetup open --readonly` and the passphrase).",
+};
+
+pub static ROOT_003: Rule = Rule {
+    id: "ROOT-003",
+    severity: Severity::Info,
+    category: Category::Filesystem,
+    summary: "several filesystems look like a root: says which one was inspected and why",
+    doc: "When more than one filesystem holds /etc with os-release or passwd (a dual install, an \
+old root kept beside a new one), the one that looks most like a root is inspected: \
+os-release, /etc/passwd, /etc/fstab, /usr/bin, the GPT root partition type, then size.\n\nWhy it \
+matters: the findings are about the chosen filesystem only.\n\nFix: nothing to repair; pass \
+`--partition N` to inspect another.",
+};
+
+pub static FS_001: Rule = Rule {
+    id: "FS-001",
+    severity: Severity::Warning,
+    category: Category::Filesystem,
+    summary: "an ext2/3/4 filesystem could not be read",
+    doc: "Every partition whose magic says ext2/3/4 is opened: superblock (with its checksum), \
+group descriptors, journal.\n\nWhy it matters: a filesystem the reader cannot open is damaged or \
+uses features the reader lacks; if it is the root, the kernel may refuse to mount it and boot \
+stops in emergency mode, before sshd.\n\nFix: take a snapshot of the volume, then check it with \
+`e2fsck -fn PARTITION` (read-only) and repair with `e2fsck -f PARTITION`.",
+};
+
+pub static FS_010: Rule = Rule {
+    id: "FS-010",
+    severity: Severity::Warning,
+    category: Category::Filesystem,
+    summary: "unclean shutdown: journal holds transactions that were not replayed",
+    doc: "Checks the superblock's needs_recovery flag. ext4-view replays only journals with the \
+64bit and checksum-v3 features; for others the filesystem is read as of its last checkpoint.\n\n\
+Why it matters: the host stopped without unmounting. What this report shows may predate the last \
+changes before the crash (seconds to minutes of writes).\n\nFix: let the kernel replay the \
+journal: mount the volume read-write once, or run `e2fsck -f PARTITION`; note that even `mount -o \
+ro` replays the journal (use `-o ro,noload` to look without writing).",
+};
+
+pub static FS_011: Rule = Rule {
+    id: "FS-011",
+    severity: Severity::Info,
+    category: Category::Filesystem,
+    summary: "unclean shutdown: journal replayed in memory",
+    doc: "Checks the superblock's needs_recovery flag; the journal's committed transactions were \
+replayed in memory (nothing was written to the volume).\n\nWhy it matters: the host stopped \
+without unmounting (crash, power loss, forced stop); this is context for what happened.\n\nFix: \
+nothing needed for inspection; the kernel replays the journal at the next mount.",
+};
+
+pub static RULES: &[&Rule] = &[
+    &VOL_001, &VOL_002, &ROOT_001, &ROOT_002, &ROOT_003, &FS_001, &FS_010, &FS_011,
+];
+
+/// Findings of these rules mean the target could not be inspected (exit code 2).
+pub const UNINSPECTABLE: &[&str] = &["ROOT-001", "ROOT-002"];
+
+/// The kernel's name for partition `index` of `layout`'s device, for commands: `/dev/xvdf1`,
+/// `/dev/nvme1n1p2`; for an image file, a read-only loop device set up by the command itself.
+fn partition_device(layout: &Layout, index: Option<u32>) -> String {
+    let dev = layout.device.path().display().to_string();
+    match (layout.device.kind(), index) {
+        (DeviceKind::BlockDevice, None) => dev,
+        (DeviceKind::BlockDevice, Some(i)) => {
+            if dev.ends_with(|c: char| c.is_ascii_digit()) {
+                format!("{dev}p{i}")
+            } else {
+                format!("{dev}{i}")
+            }
+        }
+        (DeviceKind::ImageFile, None) => format!("$(losetup -r --show -f {dev})"),
+        (DeviceKind::ImageFile, Some(i)) => format!("$(losetup -r -P --show -f {dev})p{i}"),
+    }
+}
+
+pub fn audit(insp: &Inspection, settings: &Settings, out: &mut Vec<Finding>) {
+    let Some(layout) = &insp.layout else {
+        return;
+    };
+    for p in &layout.table.problems {
+        let rule = if p.serious { &VOL_002 } else { &VOL_001 };
+        let mut f = rule.finding(
+            format!(
+                "{} partition table: {}",
+                layout.table.scheme.as_str().to_uppercase(),
+                first_clause(&p.message)
+            ),
+            p.message.clone(),
+        );
+        if let Some(fix) = &p.fix {
+            f = f.fix(fix.clone());
+        }
+        out.push(f);
+    }
+
+    let mp = &settings.mount_point;
+    let mut unreadable = Vec::new();
+    let mut unsupported = Vec::new();
+    for c in &insp.candidates {
+        let e = &layout.entries[c.entry];
+        let index = e.partition.as_ref().map(|p| p.index);
+        match &c.content {
+            Content::Unreadable { reason } => {
+                let what = describe_entry(layout, c.entry);
+                let dev = partition_device(layout, index);
+                unreadable.push(format!("{what}: {reason}"));
+                out.push(
+                    FS_001
+                        .finding(format!("{what} cannot be read"), reason.clone())
+                        .fix(format!("e2fsck -fn {dev}   # read-only check; after a snapshot, repair with: e2fsck -f {dev}")),
+                );
+            }
+            Content::Unsupported => unsupported.push((c.entry, e.probe.kind, index)),
+            _ => {}
+        }
+    }
+
+    match &insp.root {
+        Some(root) => {
+            if root.contested || root.why.contains("--partition") {
+                out.push(
+                    ROOT_003.finding("root filesystem chosen among several", root.why.clone()),
+                );
+            }
+            let dev = partition_device(
+                layout,
+                root.entry
+                    .and_then(|i| layout.entries[i].partition.as_ref().map(|p| p.index)),
+            );
+            for note in &root.load_notes {
+                match note {
+                    LoadNote::JournalReplayed => out.push(FS_011.finding(
+                        "the filesystem was not cleanly unmounted; its journal was replayed in memory",
+                        "The superblock has needs_recovery set: the host crashed, lost power or was stopped without unmounting. The committed journal transactions were applied in memory for this inspection; the volume was not written.",
+                    )),
+                    LoadNote::JournalNotReplayed { reason } => out.push(
+                        FS_010
+                            .finding(
+                                "unclean shutdown: the journal was not replayed, so recent changes are not visible",
+                                format!("The superblock has needs_recovery set, and the journal could not be replayed by the reader ({reason}). This report reads the filesystem as of its last checkpoint: changes made shortly before the crash are missing from it."),
+                            )
+                            .fix(format!("e2fsck -f {dev}   # replays the journal (writes to the volume); or look without writing: mount -o ro,noload {dev} {mp}")),
+                    ),
+                }
+            }
+        }
+        None if !unsupported.is_empty() => {
+            for (entry, kind, index) in unsupported {
+                let what = describe_entry(layout, entry);
+                let dev = partition_device(layout, index);
+                let (title, detail, fix) = unsupported_advice(kind, &what, &dev, mp);
+                out.push(
+                    ROOT_002
+                        .finding(title, detail)
+                        .fix(fix)
+                        .confidence(crate::report::Confidence::Likely),
+                );
+            }
+        }
+        None => {
+            let mut detail = String::from(
+                "No readable filesystem holds /etc with /etc/os-release or /etc/passwd.",
+            );
+            if layout.entries.is_empty() {
+                detail.push_str(" The partition table lists no partitions.");
+            }
+            let seen: Vec<String> = (0..layout.entries.len())
+                .map(|i| describe_entry(layout, i))
+                .collect();
+            if !seen.is_empty() {
+                detail.push_str(&format!("\nFound: {}.", seen.join("; ")));
+            }
+            for u in &unreadable {
+                detail.push_str(&format!("\nUnreadable: {u}."));
+            }
+            out.push(
+                ROOT_001
+                    .finding("no root filesystem found on the volume", detail)
+                    .fix("lsblk -f   # check that the right volume is attached; see FS-001 findings for damaged filesystems"),
+            );
+        }
+    }
+}
+
+/// The first clause of a problem message, for a title.
+fn first_clause(msg: &str) -> &str {
+    msg.split([';', '(']).next().unwrap_or(msg).trim()
+}
+
+fn unsupported_advice(kind: FsKind, what: &str, dev: &str, mp: &str) -> (String, String, String) {
+    match kind {
+        FsKind::Xfs => (
+            format!("{what} is XFS: not read natively by this build"),
+            "The volume holds an XFS filesystem (the default root of Amazon Linux and the RHEL family). This build reads ext2/3/4 natively; mount the XFS filesystem read-only and inspect the mounted directory. `norecovery` avoids replaying the log (a write); `nouuid` lets it mount when the recovery host has the same filesystem UUID.".into(),
+            format!("mkdir -p {mp} && mount -o ro,norecovery,nouuid {dev} {mp} && rescue-inspect check {mp}"),
+        ),
+        FsKind::Btrfs => (
+            format!("{what} is Btrfs: not read natively by this build"),
+            "The volume holds a Btrfs filesystem (Fedora and SUSE default). This build reads ext2/3/4 natively; mount it read-only and inspect the directory. The root may be a subvolume (`@`, `root`): list them with `btrfs subvolume list`.".into(),
+            format!("mkdir -p {mp} && mount -o ro {dev} {mp} && rescue-inspect check {mp}"),
+        ),
+        FsKind::Lvm2Pv => (
+            format!("{what} is an LVM2 physical volume: not read natively by this build"),
+            "The root is likely a logical volume (rhel-root, cl-root, ubuntu-vg/ubuntu-lv). Activate the volume group and mount the root LV read-only. When the recovery host has a volume group of the same name, activate only this device (LVM 2.03.12+: `--devices`).".into(),
+            format!("pvs {dev}; vgchange -ay --devices {dev} VGNAME && mount -o ro /dev/VGNAME/ROOTLV {mp} && rescue-inspect check {mp}"),
+        ),
+        FsKind::Luks1 | FsKind::Luks2 => (
+            format!("{what} is LUKS-encrypted: cannot be inspected without its key"),
+            "The volume is encrypted with LUKS. Nothing on it can be read without the passphrase or key file; open it read-only, then inspect the decrypted filesystem.".into(),
+            format!("cryptsetup open --readonly {dev} rescue_root && mount -o ro /dev/mapper/rescue_root {mp} && rescue-inspect check {mp}"),
+        ),
+        _ => (
+            format!("{what} cannot be read natively"),
+            "Mount it read-only and inspect the mounted directory.".into(),
+            format!("mount -o ro {dev} {mp} && rescue-inspect check {mp}"),
+        ),
+    }
+}

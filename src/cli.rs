@@ -1,0 +1,311 @@
+//! The command line: arguments in, exit code out. Everything else lives in the library.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::audit::{self, Settings};
+use crate::inspect::{self, Inspection};
+use crate::report::{self, Report, Severity, text::Style};
+
+/// Exit code: nothing at or above --fail-on.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: findings at or above --fail-on.
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit code: the target could not be inspected.
+pub const EXIT_ERROR: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rescue-inspect",
+    version,
+    about = "Read a Linux server's root volume offline (read-only, no mount) and say what stops SSH, where, and how to fix it",
+    after_help = "TARGET is a disk image, a block device (/dev/xvdf, /dev/nvme1n1, a loop device), a bare filesystem image, or a directory where a volume is mounted.\n\nExit codes: 0 nothing at or above --fail-on; 1 findings at or above it; 2 the target could not be inspected."
+)]
+pub struct Cli {
+    /// When to colour text output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Critical,
+    Warning,
+    Info,
+    Never,
+}
+
+impl FailOn {
+    fn threshold(self) -> Option<Severity> {
+        match self {
+            FailOn::Critical => Some(Severity::Critical),
+            FailOn::Warning => Some(Severity::Warning),
+            FailOn::Info => Some(Severity::Info),
+            FailOn::Never => None,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List partitions with their filesystem, label, UUID and the OS found on them.
+    Partitions {
+        target: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Inspect the root filesystem and report what stops SSH.
+    Check {
+        target: PathBuf,
+        /// Inspect partition N instead of the automatically chosen root.
+        #[arg(long, value_name = "N")]
+        partition: Option<u32>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Exit 1 when a finding is at or above this severity.
+        #[arg(long, value_enum, default_value_t = FailOn::Critical)]
+        fail_on: FailOn,
+        /// Where the operator mounts the volume: fix commands are written for it.
+        #[arg(long, value_name = "DIR", default_value = "/mnt/rescue")]
+        mount_point: String,
+    },
+    /// List a guest directory (or glob, e.g. '/home/*/.ssh') like `ls -la`.
+    Ls {
+        target: PathBuf,
+        path: String,
+        #[arg(long, value_name = "N")]
+        partition: Option<u32>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Print a guest file.
+    Cat {
+        target: PathBuf,
+        path: String,
+        #[arg(long, value_name = "N")]
+        partition: Option<u32>,
+    },
+    /// Show a guest path's metadata.
+    Stat {
+        target: PathBuf,
+        path: String,
+        #[arg(long, value_name = "N")]
+        partition: Option<u32>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Print a rule's documentation.
+    Explain {
+        /// Rule id, e.g. FILE-001.
+        rule: String,
+    },
+    /// List every rule.
+    Rules,
+}
+
+/// An error for the user: one line on stderr, exit 2.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Inspect(#[from] inspect::InspectError),
+    #[error(transparent)]
+    Fs(#[from] crate::fs::FsError),
+    #[error("{0}")]
+    Message(String),
+}
+
+/// Writes to stdout; a closed pipe (`| head`) ends output quietly.
+fn emit(s: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(s.as_bytes()).and_then(|_| out.flush());
+}
+
+fn style(choice: ColorChoice) -> Style {
+    let color = match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
+    };
+    Style { color }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("rescue-inspect: {e}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// The root of an inspection, or an error saying why there is none.
+fn root_of(insp: &Inspection) -> Result<&inspect::Root, CliError> {
+    insp.root.as_ref().ok_or_else(|| {
+        let (findings, _) = audit::run(
+            insp,
+            &Settings {
+                mount_point: "/mnt/rescue".into(),
+            },
+        );
+        let why = audit::uninspectable(&findings)
+            .map(|f| f.title.clone())
+            .unwrap_or_else(|| "no root filesystem found".into());
+        CliError::Message(format!(
+            "{}: {why} (run `rescue-inspect check` for details)",
+            insp.target.display()
+        ))
+    })
+}
+
+fn run(cli: Cli) -> Result<u8, CliError> {
+    let style = style(cli.color);
+    match cli.command {
+        Command::Partitions { target, format } => {
+            let insp = inspect::inspect(&target, None)?;
+            let listing = report::partitions::listing(&insp).ok_or_else(|| {
+                CliError::Message(format!(
+                    "{}: a directory has no partition table",
+                    target.display()
+                ))
+            })?;
+            match format {
+                Format::Text => emit(&report::partitions::render_text(&listing, style)),
+                Format::Json => {
+                    emit(&(serde_json::to_string_pretty(&listing).unwrap_or_default() + "\n"))
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Check {
+            target,
+            partition,
+            format,
+            fail_on,
+            mount_point,
+        } => {
+            let insp = inspect::inspect(&target, partition)?;
+            let settings = Settings { mount_point };
+            let (findings, verdict) = audit::run(&insp, &settings);
+            let report = Report::new(insp.report_target(), findings, verdict);
+            match format {
+                Format::Text => emit(&report::text::render(&report, style)),
+                Format::Json => emit(&report::json::render(&report)),
+            }
+            if let Some(f) = audit::uninspectable(&report.findings) {
+                eprintln!(
+                    "rescue-inspect: {}: cannot inspect: {}",
+                    target.display(),
+                    f.title
+                );
+                return Ok(EXIT_ERROR);
+            }
+            let failed = fail_on
+                .threshold()
+                .is_some_and(|t| report.worst().is_some_and(|w| w >= t));
+            Ok(if failed { EXIT_FINDINGS } else { EXIT_OK })
+        }
+        Command::Ls {
+            target,
+            path,
+            partition,
+            format,
+        } => {
+            let insp = inspect::inspect(&target, partition)?;
+            let root = root_of(&insp)?;
+            let listed = crate::browse::ls(&root.fs, &path)?;
+            match format {
+                Format::Text => emit(&crate::browse::render_ls(
+                    &listed,
+                    crate::fs::glob::has_magic(&path),
+                )),
+                Format::Json => {
+                    emit(&(serde_json::to_string_pretty(&listed).unwrap_or_default() + "\n"))
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Cat {
+            target,
+            path,
+            partition,
+        } => {
+            let insp = inspect::inspect(&target, partition)?;
+            let root = root_of(&insp)?;
+            let mut reader = root.fs.open(&path)?;
+            let mut out = std::io::stdout().lock();
+            match std::io::copy(&mut reader, &mut out) {
+                Ok(_) => Ok(EXIT_OK),
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(EXIT_OK),
+                Err(e) => Err(CliError::Message(format!("{path}: {e}"))),
+            }
+        }
+        Command::Stat {
+            target,
+            path,
+            partition,
+            format,
+        } => {
+            let insp = inspect::inspect(&target, partition)?;
+            let root = root_of(&insp)?;
+            let st = crate::browse::stat(&root.fs, &path)?;
+            match format {
+                Format::Text => emit(&crate::browse::render_stat(&st)),
+                Format::Json => {
+                    emit(&(serde_json::to_string_pretty(&st).unwrap_or_default() + "\n"))
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Explain { rule } => {
+            let r = audit::lookup(&rule).ok_or_else(|| {
+                CliError::Message(format!("no rule {rule} (see `rescue-inspect rules`)"))
+            })?;
+            emit(&format!(
+                "{} ({}, {}): {}\n\n{}\n",
+                r.id,
+                r.severity.as_str(),
+                r.category.as_str(),
+                r.summary,
+                r.doc
+            ));
+            Ok(EXIT_OK)
+        }
+        Command::Rules => {
+            let mut s = String::new();
+            for r in audit::rules() {
+                s.push_str(&format!(
+                    "{:<10} {:<8} {:<16} {}\n",
+                    r.id,
+                    r.severity.as_str(),
+                    r.category.as_str(),
+                    r.summary
+                ));
+            }
+            emit(&s);
+            Ok(EXIT_OK)
+        }
+    }
+}

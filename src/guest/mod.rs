@@ -1,0 +1,5 @@
+//! Facts parsed from the guest's own files. Parsers here are pure functions from bytes to typed
+//! values; reading the files is the caller's business.
+
+pub mod accounts;
+pub mod os_release;

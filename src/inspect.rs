@@ -1,0 +1,362 @@
+//! From a target path to the guest's root filesystem: open the device or directory, read the
+//! partition table, look at every filesystem, and choose the root.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::fs::ext4::{self, LoadNote, Superblock};
+use crate::fs::{self, FsError, RootFs};
+use crate::guest::os_release::{self, OsRelease};
+use crate::volume::{self, Device, FsKind, Layout, PartType, VolumeError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    #[error(transparent)]
+    Volume(#[from] VolumeError),
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    #[error("{path}: no partition {index} (partitions here: {available})")]
+    NoSuchPartition {
+        path: PathBuf,
+        index: u32,
+        available: String,
+    },
+    #[error("--partition does not apply to a directory target")]
+    PartitionOnDirectory,
+}
+
+/// What one partition (or the whole device) turned out to hold.
+#[derive(Debug)]
+pub enum Content {
+    /// A readable ext2/3/4 filesystem.
+    Ext {
+        volume: Box<ext4::Ext4Volume>,
+        os: Option<OsRelease>,
+        root_score: u32,
+    },
+    /// An ext filesystem the reader could not load.
+    Unreadable { reason: String },
+    /// A filesystem or container this build cannot read (XFS, Btrfs, LVM2, LUKS).
+    Unsupported,
+    /// Swap, FAT, or nothing recognised.
+    Other,
+    /// The chosen root: its filesystem moved to `Inspection::root`.
+    Root,
+}
+
+#[derive(Debug)]
+pub struct Candidate {
+    /// Index into `Layout::entries`.
+    pub entry: usize,
+    pub content: Content,
+}
+
+/// The chosen root filesystem.
+pub struct Root {
+    pub fs: RootFs,
+    /// Index into `Layout::entries`; `None` for a directory target.
+    pub entry: Option<usize>,
+    pub superblock: Option<Superblock>,
+    pub load_notes: Vec<LoadNote>,
+    pub os: Option<OsRelease>,
+    /// Why this one (several candidates, or `--partition`).
+    pub why: String,
+    /// More than one filesystem looked like a root.
+    pub contested: bool,
+}
+
+impl std::fmt::Debug for Root {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Root")
+            .field("entry", &self.entry)
+            .field("why", &self.why)
+            .finish()
+    }
+}
+
+#[derive(Debug)]
+pub struct Inspection {
+    pub target: PathBuf,
+    /// `None` for a directory target.
+    pub layout: Option<Layout>,
+    pub candidates: Vec<Candidate>,
+    pub root: Option<Root>,
+}
+
+/// Reads os-release the way systemd does: `/etc/os-release`, else `/usr/lib/os-release`.
+pub fn read_os_release(fs: &RootFs) -> Option<OsRelease> {
+    for p in ["/etc/os-release", "/usr/lib/os-release"] {
+        if let Ok(bytes) = fs.read_limited(p, 64 * 1024) {
+            let os = os_release::parse(&String::from_utf8_lossy(&bytes));
+            if os.id.is_some() || os.pretty_name.is_some() {
+                return Some(os);
+            }
+        }
+    }
+    None
+}
+
+/// How much a filesystem looks like a Linux root; 0 when it does not (no `/etc`, or neither
+/// os-release nor passwd in it).
+pub fn root_score(fs: &RootFs, os: Option<&OsRelease>) -> u32 {
+    let is_dir = |p: &str| fs.metadata(p).map(|m| m.is_dir()).unwrap_or(false);
+    let exists = |p: &str| fs.symlink_metadata(p).is_ok();
+    if !is_dir("/etc") {
+        return 0;
+    }
+    let has_passwd = exists("/etc/passwd");
+    if os.is_none() && !has_passwd {
+        return 0;
+    }
+    let mut score = 0;
+    if os.is_some() {
+        score += 4;
+    }
+    if has_passwd {
+        score += 4;
+    }
+    if exists("/etc/fstab") {
+        score += 1;
+    }
+    if is_dir("/usr/bin") || is_dir("/bin") {
+        score += 1;
+    }
+    score
+}
+
+/// GPT types that say "this is a root" (discoverable partitions spec).
+fn is_root_type(t: &PartType) -> bool {
+    matches!(t, PartType::Gpt { guid, .. } if [
+        "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709", // x86-64
+        "B921B045-1DF0-41C3-AF44-4C6F280D3FAE", // aarch64
+        "44479540-F297-41B2-9AF7-D131D5F0458A", // x86
+    ].contains(&guid.as_str()))
+}
+
+/// Examines one volume entry.
+fn examine(layout: &Layout, i: usize) -> Content {
+    let e = &layout.entries[i];
+    match e.probe.kind {
+        k if k.is_ext() => match ext4::open(&e.slice) {
+            Ok(volume) => {
+                let os = read_os_release(&volume.fs);
+                let mut root_score = root_score(&volume.fs, os.as_ref());
+                if root_score > 0
+                    && e.partition
+                        .as_ref()
+                        .is_some_and(|p| is_root_type(&p.part_type))
+                {
+                    root_score += 2;
+                }
+                Content::Ext {
+                    volume: Box::new(volume),
+                    os,
+                    root_score,
+                }
+            }
+            Err(err) => Content::Unreadable {
+                reason: err.to_string(),
+            },
+        },
+        FsKind::Xfs | FsKind::Btrfs | FsKind::Lvm2Pv | FsKind::Luks1 | FsKind::Luks2 => {
+            Content::Unsupported
+        }
+        _ => Content::Other,
+    }
+}
+
+/// Describes an entry for messages: `partition 2 (ext4, "cloudimg-rootfs")`.
+pub fn describe_entry(layout: &Layout, i: usize) -> String {
+    let e = &layout.entries[i];
+    let mut s = match &e.partition {
+        Some(p) => format!("partition {}", p.index),
+        None => "the whole device".to_string(),
+    };
+    s.push_str(&format!(" ({}", e.probe.kind.as_str()));
+    if let Some(l) = &e.probe.label {
+        s.push_str(&format!(", label \"{l}\""));
+    }
+    s.push(')');
+    s
+}
+
+/// Opens a target and chooses its root filesystem. `partition` forces the choice.
+pub fn inspect(target: &Path, partition: Option<u32>) -> Result<Inspection, InspectError> {
+    let md = std::fs::metadata(target).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => VolumeError::NotFound(target.to_path_buf()),
+        std::io::ErrorKind::PermissionDenied => VolumeError::PermissionDenied(target.to_path_buf()),
+        _ => VolumeError::io(target, e),
+    })?;
+    if md.is_dir() {
+        if partition.is_some() {
+            return Err(InspectError::PartitionOnDirectory);
+        }
+        let fs = fs::dir::open(target)?;
+        let os = read_os_release(&fs);
+        return Ok(Inspection {
+            target: target.to_path_buf(),
+            layout: None,
+            candidates: Vec::new(),
+            root: Some(Root {
+                fs,
+                entry: None,
+                superblock: None,
+                load_notes: Vec::new(),
+                os,
+                why: "a mounted directory".into(),
+                contested: false,
+            }),
+        });
+    }
+
+    let device = Arc::new(Device::open(target)?);
+    let layout = volume::discover(device)?;
+
+    let wanted: Vec<usize> = match partition {
+        Some(n) => {
+            let i = layout
+                .entries
+                .iter()
+                .position(|e| e.partition.as_ref().map(|p| p.index) == Some(n))
+                .ok_or_else(|| InspectError::NoSuchPartition {
+                    path: target.to_path_buf(),
+                    index: n,
+                    available: available(&layout),
+                })?;
+            vec![i]
+        }
+        None => (0..layout.entries.len()).collect(),
+    };
+    let mut candidates: Vec<Candidate> = wanted
+        .iter()
+        .map(|&i| Candidate {
+            entry: i,
+            content: examine(&layout, i),
+        })
+        .collect();
+
+    let root = choose_root(&layout, &mut candidates, partition.is_some());
+    Ok(Inspection {
+        target: target.to_path_buf(),
+        layout: Some(layout),
+        candidates,
+        root,
+    })
+}
+
+fn available(layout: &Layout) -> String {
+    let v: Vec<String> = layout
+        .entries
+        .iter()
+        .filter_map(|e| e.partition.as_ref().map(|p| p.index.to_string()))
+        .collect();
+    if v.is_empty() {
+        "none: the filesystem starts at offset 0".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// Picks the best-scoring root; moves its volume out of `candidates`.
+fn choose_root(layout: &Layout, candidates: &mut [Candidate], forced: bool) -> Option<Root> {
+    let scored: Vec<(usize, u32, u64)> = candidates
+        .iter()
+        .enumerate()
+        .filter_map(|(ci, c)| match &c.content {
+            Content::Ext { root_score, .. } if *root_score > 0 || forced => {
+                Some((ci, *root_score, layout.entries[c.entry].slice.len()))
+            }
+            _ => None,
+        })
+        .collect();
+    // Highest score, then largest, then first.
+    let best = scored
+        .iter()
+        .copied()
+        .max_by(|a, b| a.1.cmp(&b.1).then(a.2.cmp(&b.2)).then(b.0.cmp(&a.0)))?;
+    let contested = scored.len() > 1;
+    let entry = candidates[best.0].entry;
+    let why = if forced {
+        format!(
+            "{} was chosen with --partition",
+            describe_entry(layout, entry)
+        )
+    } else if contested {
+        let others: Vec<String> = scored
+            .iter()
+            .filter(|s| s.0 != best.0)
+            .map(|s| describe_entry(layout, candidates[s.0].entry))
+            .collect();
+        format!(
+            "{} looks most like a root filesystem (os-release, /etc/passwd, /etc/fstab, /usr/bin, GPT root type; then size); also root-like: {}. Use --partition N to inspect another.",
+            describe_entry(layout, entry),
+            others.join(", ")
+        )
+    } else {
+        format!(
+            "{} holds /etc with os-release or passwd",
+            describe_entry(layout, entry)
+        )
+    };
+    let taken = std::mem::replace(&mut candidates[best.0].content, Content::Root);
+    match taken {
+        Content::Ext { volume, os, .. } => {
+            let v = *volume;
+            Some(Root {
+                fs: v.fs,
+                entry: Some(entry),
+                superblock: Some(v.superblock),
+                load_notes: v.notes,
+                os,
+                why,
+                contested,
+            })
+        }
+        other => {
+            candidates[best.0].content = other;
+            None
+        }
+    }
+}
+
+impl Inspection {
+    /// The `target` object of the report.
+    pub fn report_target(&self) -> crate::report::Target {
+        use crate::report::{FilesystemInfo, OsInfo, PartitionInfo, Target};
+        let mut t = Target {
+            path: self.target.display().to_string(),
+            partition: None,
+            filesystem: None,
+            os: None,
+        };
+        let Some(root) = &self.root else {
+            return t;
+        };
+        if let (Some(layout), Some(i)) = (&self.layout, root.entry) {
+            if let Some(p) = &layout.entries[i].partition {
+                t.partition = Some(PartitionInfo {
+                    index: p.index,
+                    scheme: p.scheme.as_str(),
+                    start: p.start,
+                    size: p.size,
+                    type_name: p.part_type.name().to_string(),
+                    type_id: p.part_type.code(),
+                    label: p.name.clone(),
+                    uuid: p.uuid.clone(),
+                });
+            }
+        }
+        let info = root.fs.info();
+        t.filesystem = Some(FilesystemInfo {
+            fs_type: info.fs_type.clone(),
+            uuid: info.uuid.clone(),
+            label: info.label.clone(),
+        });
+        t.os = root.os.as_ref().map(|o| OsInfo {
+            id: o.id.clone(),
+            version_id: o.version_id.clone(),
+            pretty_name: o.pretty_name.clone(),
+        });
+        t
+    }
+}

@@ -1,0 +1,174 @@
+//! Getting at the bytes of a target, read-only.
+//!
+//! A target is an image file or a block device. Both are opened `O_RDONLY`; nothing in this
+//! module (or anywhere in the crate) opens a target for writing. A block device reports a
+//! length of 0 through `stat`, so its size is taken from the device itself by seeking to its
+//! end, which Linux answers with the device size.
+
+use std::fs::File;
+use std::io::{Seek, SeekFrom};
+use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::VolumeError;
+
+/// What kind of thing the target path names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceKind {
+    ImageFile,
+    BlockDevice,
+}
+
+/// An opened target: an image file or a block device, read-only.
+#[derive(Debug)]
+pub struct Device {
+    file: File,
+    path: PathBuf,
+    size: u64,
+    kind: DeviceKind,
+}
+
+impl Device {
+    /// Opens `path` read-only. A permission error on a block device says to run as root.
+    pub fn open(path: &Path) -> Result<Device, VolumeError> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            // O_NONBLOCK: opening a FIFO given by mistake must not hang.
+            .custom_flags(libc::O_CLOEXEC | libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|e| open_error(path, e))?;
+        let meta = file.metadata().map_err(|e| VolumeError::io(path, e))?;
+        let ft = meta.file_type();
+        let (kind, size) = if ft.is_block_device() {
+            let mut f = &file;
+            let size = f
+                .seek(SeekFrom::End(0))
+                .map_err(|e| VolumeError::io(path, e))?;
+            (DeviceKind::BlockDevice, size)
+        } else if ft.is_file() {
+            (DeviceKind::ImageFile, meta.len())
+        } else if ft.is_dir() {
+            return Err(VolumeError::IsDirectory(path.to_path_buf()));
+        } else {
+            return Err(VolumeError::NotAVolume(path.to_path_buf()));
+        };
+        Ok(Device {
+            file,
+            path: path.to_path_buf(),
+            size,
+            kind,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Size in bytes: the file length, or the block device's size.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub fn kind(&self) -> DeviceKind {
+        self.kind
+    }
+
+    /// Fills `buf` from `offset`. Reading past the end is an error that names the offset, so a
+    /// truncated image gives a precise message instead of silently short data.
+    pub fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
+        let end = offset
+            .checked_add(buf.len() as u64)
+            .ok_or(VolumeError::BeyondEnd {
+                offset,
+                len: buf.len() as u64,
+                size: self.size,
+            })?;
+        if end > self.size {
+            return Err(VolumeError::BeyondEnd {
+                offset,
+                len: buf.len() as u64,
+                size: self.size,
+            });
+        }
+        self.file
+            .read_exact_at(buf, offset)
+            .map_err(|e| VolumeError::io(&self.path, e))
+    }
+}
+
+fn open_error(path: &Path, e: std::io::Error) -> VolumeError {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => VolumeError::NotFound(path.to_path_buf()),
+        std::io::ErrorKind::PermissionDenied => VolumeError::PermissionDenied(path.to_path_buf()),
+        _ => VolumeError::io(path, e),
+    }
+}
+
+/// A window of a device: a partition, or the whole device. Cheap to clone; bounds-checked.
+#[derive(Clone, Debug)]
+pub struct Slice {
+    dev: Arc<Device>,
+    start: u64,
+    len: u64,
+}
+
+impl Slice {
+    /// The whole device.
+    pub fn whole(dev: Arc<Device>) -> Slice {
+        let len = dev.size();
+        Slice { dev, start: 0, len }
+    }
+
+    /// `len` bytes from `start`, clipped to the end of the device: a partition that runs past the
+    /// end of a truncated image can still be probed; reads past the clip fail with `BeyondEnd`.
+    pub fn new(dev: Arc<Device>, start: u64, len: u64) -> Slice {
+        let avail = dev.size().saturating_sub(start);
+        Slice {
+            dev,
+            start,
+            len: len.min(avail),
+        }
+    }
+
+    pub fn device(&self) -> &Arc<Device> {
+        &self.dev
+    }
+
+    /// Offset of the slice on its device, in bytes.
+    pub fn start(&self) -> u64 {
+        self.start
+    }
+
+    /// Readable length in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
+        let end = offset.checked_add(buf.len() as u64);
+        match end {
+            Some(end) if end <= self.len => self.dev.read_exact_at(self.start + offset, buf),
+            _ => Err(VolumeError::BeyondEnd {
+                offset: self.start.saturating_add(offset),
+                len: buf.len() as u64,
+                size: self.start + self.len,
+            }),
+        }
+    }
+
+    /// Reads up to `len` bytes from `offset`, fewer at the end of the slice (for probing).
+    pub fn read_upto(&self, offset: u64, len: usize) -> Result<Vec<u8>, VolumeError> {
+        if offset >= self.len {
+            return Ok(Vec::new());
+        }
+        let n = (self.len - offset).min(len as u64) as usize;
+        let mut buf = vec![0u8; n];
+        self.read_exact_at(offset, &mut buf)?;
+        Ok(buf)
+    }
+}

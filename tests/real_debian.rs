@@ -1,0 +1,89 @@
+//! End-to-end on a real debootstrapped Debian 12 root (built once and cached by
+//! `scripts/debian-root.sh`; run through `scripts/e2e-debian.sh`). Skipped, with a message, when
+//! `RESCUE_INSPECT_DEBIAN` does not point at that cache.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::*;
+
+fn cache() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os("RESCUE_INSPECT_DEBIAN")?);
+    dir.join("ext4.img").exists().then_some(dir)
+}
+
+#[test]
+fn real_debian_12_in_every_packing() {
+    let Some(dir) = cache() else {
+        eprintln!("skipped: set RESCUE_INSPECT_DEBIAN (scripts/e2e-debian.sh does)");
+        return;
+    };
+    let mut targets = vec![
+        (dir.join("ext4.img"), None),
+        (dir.join("gpt.img"), Some(2)),
+        (dir.join("mbr.img"), Some(1)),
+        (dir.join("root"), None),
+    ];
+    // Loop-mounted as a directory, when the machine allows it.
+    let mnt = tempdir();
+    let mounted = Command::new("mount")
+        .args(["-o", "ro,loop,noload"])
+        .arg(dir.join("ext4.img"))
+        .arg(mnt.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    if mounted {
+        targets.push((mnt.path().to_path_buf(), None));
+    } else {
+        eprintln!(
+            "note: loop mount unavailable; the mounted-directory case uses the debootstrap tree only"
+        );
+    }
+    for (t, index) in &targets {
+        let (code, r) = check_json(t, &[]);
+        assert_eq!(code, 0, "{}: {r}", t.display());
+        assert_eq!(r["summary"]["critical"], 0, "{}: {r}", t.display());
+        assert_eq!(r["target"]["os"]["id"], "debian");
+        assert_eq!(r["target"]["os"]["version_id"], "12");
+        if let Some(i) = index {
+            assert_eq!(r["target"]["partition"]["index"], *i);
+        }
+        let (code, out, err) = run(&[&"ls", t, &"/home/*/.ssh"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.lines()
+                .nth(1)
+                .unwrap()
+                .starts_with("drwx------ admin admin"),
+            "{out}"
+        );
+        assert!(out.contains("-rw------- admin admin"), "{out}");
+        let (code, out, _) = run(&[&"ls", t, &"/etc/ssh"]);
+        assert_eq!(code, 0);
+        assert!(
+            out.contains("-rw------- root root") && out.contains("ssh_host_ed25519_key"),
+            "{out}"
+        );
+    }
+    for (t, _) in &targets[..3] {
+        let (code, out, err) = run(&[&"partitions", t, &"--format", &"json"]);
+        assert_eq!(code, 0, "{err}");
+        let l: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let root: Vec<_> = l["partitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["root"] == true)
+            .collect();
+        assert_eq!(root.len(), 1);
+        assert_eq!(
+            root[0]["os"]["pretty_name"],
+            "Debian GNU/Linux 12 (bookworm)"
+        );
+    }
+    if mounted {
+        let _ = Command::new("umount").arg(mnt.path()).status();
+    }
+}
