@@ -81,6 +81,53 @@ pub struct Inspection {
     pub layout: Option<Layout>,
     pub candidates: Vec<Candidate>,
     pub root: Option<Root>,
+    /// Devices of the recovery host itself that carry the root filesystem's UUID.
+    pub host_uuid_clash: Vec<PathBuf>,
+}
+
+/// Block devices on this (recovery) host whose filesystem UUID is `uuid`, other than the target
+/// and its partitions: when the rescue server was launched from the same image as the broken
+/// host, both roots carry the same UUID, and mounting by UUID or rebooting with the volume
+/// attached may pick the wrong one.
+pub fn host_devices_with_uuid(uuid: &str, target: &Path) -> Vec<PathBuf> {
+    devices_with_uuid_in(Path::new("/dev/disk/by-uuid"), uuid, target)
+}
+
+/// `host_devices_with_uuid` over a `by-uuid`-style directory of symlinks.
+fn devices_with_uuid_in(by_uuid: &Path, uuid: &str, target: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(by_uuid) else {
+        return Vec::new();
+    };
+    let target_real = std::fs::canonicalize(target).unwrap_or_else(|_| target.to_path_buf());
+    let target_name = target_real
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for e in rd.flatten() {
+        if !e.file_name().to_string_lossy().eq_ignore_ascii_case(uuid) {
+            continue;
+        }
+        let Ok(dev) = std::fs::canonicalize(e.path()) else {
+            continue;
+        };
+        let name = dev
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        // The target itself, or one of its partitions (sysfs lists them under the disk).
+        let is_target = dev == target_real
+            || (!target_name.is_empty()
+                && Path::new("/sys/class/block")
+                    .join(&target_name)
+                    .join(&name)
+                    .exists());
+        if !is_target {
+            out.push(dev);
+        }
+    }
+    out.sort();
+    out
 }
 
 /// Reads os-release the way systemd does: `/etc/os-release`, else `/usr/lib/os-release`.
@@ -206,6 +253,7 @@ pub fn inspect(target: &Path, partition: Option<u32>) -> Result<Inspection, Insp
                 why: "a mounted directory".into(),
                 contested: false,
             }),
+            host_uuid_clash: Vec::new(),
         });
     }
 
@@ -236,11 +284,17 @@ pub fn inspect(target: &Path, partition: Option<u32>) -> Result<Inspection, Insp
         .collect();
 
     let root = choose_root(&layout, &mut candidates, partition.is_some());
+    let host_uuid_clash = root
+        .as_ref()
+        .and_then(|r| r.fs.info().uuid.clone())
+        .map(|u| host_devices_with_uuid(&u, target))
+        .unwrap_or_default();
     Ok(Inspection {
         target: target.to_path_buf(),
         layout: Some(layout),
         candidates,
         root,
+        host_uuid_clash,
     })
 }
 
@@ -358,5 +412,30 @@ impl Inspection {
             pretty_name: o.pretty_name.clone(),
         });
         t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_clash_ignores_the_target_itself() {
+        let t = tempfile::tempdir().unwrap();
+        let by = t.path().join("by-uuid");
+        std::fs::create_dir(&by).unwrap();
+        let host_root = t.path().join("nvme0n1p1");
+        let target = t.path().join("xvdf.img");
+        std::fs::write(&host_root, b"").unwrap();
+        std::fs::write(&target, b"").unwrap();
+        let u = "2f5e3a46-7d0b-4bb5-9d3c-6b6e5e8f1a10";
+        std::os::unix::fs::symlink(&host_root, by.join(u)).unwrap();
+        std::os::unix::fs::symlink(&target, by.join("0000-1111")).unwrap();
+        assert_eq!(
+            devices_with_uuid_in(&by, &u.to_uppercase(), &target),
+            vec![host_root.clone()]
+        );
+        assert!(devices_with_uuid_in(&by, "0000-1111", &target).is_empty());
+        assert!(devices_with_uuid_in(&t.path().join("none"), u, &target).is_empty());
     }
 }

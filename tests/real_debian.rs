@@ -41,6 +41,18 @@ fn real_debian_12_in_every_packing() {
             "note: loop mount unavailable; the mounted-directory case uses the debootstrap tree only"
         );
     }
+    // As a block device: a read-only loop device over the GPT image.
+    let loopdev = Command::new("losetup")
+        .args(["-r", "-f", "--show"])
+        .arg(dir.join("gpt.img"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    match &loopdev {
+        Some(dev) => targets.push((PathBuf::from(dev), Some(2))),
+        None => eprintln!("note: loop devices unavailable; block-device case skipped"),
+    }
     for (t, index) in &targets {
         let (code, r) = check_json(t, &[]);
         assert_eq!(code, 0, "{}: {r}", t.display());
@@ -85,5 +97,8 @@ fn real_debian_12_in_every_packing() {
     }
     if mounted {
         let _ = Command::new("umount").arg(mnt.path()).status();
+    }
+    if let Some(dev) = loopdev {
+        let _ = Command::new("losetup").arg("-d").arg(dev).status();
     }
 }

@@ -110,8 +110,20 @@ without unmounting (crash, power loss, forced stop); this is context for what ha
 nothing needed for inspection; the kernel replays the journal at the next mount.",
 };
 
+pub static VOL_003: Rule = Rule {
+    id: "VOL-003",
+    severity: Severity::Warning,
+    category: Category::Filesystem,
+    summary: "the root filesystem's UUID is also used by a disk of this recovery host",
+    doc: "Compares the root filesystem's UUID with the filesystems of the host running the tool (/dev/disk/by-uuid), leaving out the target and its partitions.
+
+Why it matters: a recovery server launched from the same image as the broken host has a root with the same UUID. Mounting `UUID=…`, or rebooting the recovery server with the volume attached, can pick the wrong filesystem: edits land on the wrong disk, or the recovery server boots the broken root. XFS refuses to mount a second filesystem with the same UUID.
+
+Fix: mount the volume by its device path, never by UUID (XFS: add `-o nouuid`), and detach it before rebooting the recovery server.",
+};
+
 pub static RULES: &[&Rule] = &[
-    &VOL_001, &VOL_002, &ROOT_001, &ROOT_002, &ROOT_003, &FS_001, &FS_010, &FS_011,
+    &VOL_001, &VOL_002, &VOL_003, &ROOT_001, &ROOT_002, &ROOT_003, &FS_001, &FS_010, &FS_011,
 ];
 
 /// Findings of these rules mean the target could not be inspected (exit code 2).
@@ -156,6 +168,33 @@ pub fn audit(insp: &Inspection, settings: &Settings, out: &mut Vec<Finding>) {
     }
 
     let mp = &settings.mount_point;
+    if !insp.host_uuid_clash.is_empty() {
+        let uuid = insp
+            .root
+            .as_ref()
+            .and_then(|r| r.fs.info().uuid.clone())
+            .unwrap_or_default();
+        let devs: Vec<String> = insp
+            .host_uuid_clash
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect();
+        let dev = partition_device(
+            layout,
+            insp.root
+                .as_ref()
+                .and_then(|r| r.entry)
+                .and_then(|i| layout.entries[i].partition.as_ref().map(|p| p.index)),
+        );
+        out.push(
+            VOL_003
+                .finding(
+                    format!("filesystem UUID {uuid} is also used by {} on this recovery host", devs.join(", ")),
+                    format!("The target's root filesystem and {} share UUID {uuid}: mounting by UUID or rebooting with the volume attached may use the wrong filesystem.", devs.join(", ")),
+                )
+                .fix(format!("mount -o ro {dev} {mp}   # by device path, never UUID=; detach the volume before rebooting this host")),
+        );
+    }
     let mut unreadable = Vec::new();
     let mut unsupported = Vec::new();
     for c in &insp.candidates {
