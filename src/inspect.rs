@@ -63,6 +63,8 @@ pub struct Root {
     pub why: String,
     /// More than one filesystem looked like a root.
     pub contested: bool,
+    /// Chosen with `--partition`.
+    pub forced: bool,
 }
 
 impl std::fmt::Debug for Root {
@@ -252,6 +254,7 @@ pub fn inspect(target: &Path, partition: Option<u32>) -> Result<Inspection, Insp
                 os,
                 why: "a mounted directory".into(),
                 contested: false,
+                forced: false,
             }),
             host_uuid_clash: Vec::new(),
         });
@@ -364,6 +367,7 @@ fn choose_root(layout: &Layout, candidates: &mut [Candidate], forced: bool) -> O
                 os,
                 why,
                 contested,
+                forced,
             })
         }
         other => {

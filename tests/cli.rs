@@ -548,3 +548,70 @@ fn json_report_follows_contract_v1() {
         .stdout;
     assert_eq!(a, b);
 }
+
+#[test]
+fn several_roots_choice_is_explained_and_overridable() {
+    let t = tempdir();
+    let mut old = Guest::debian();
+    old.text(
+        "/usr/lib/os-release",
+        "ID=ubuntu\nVERSION_ID=\"20.04\"\nPRETTY_NAME=\"Ubuntu 20.04\"\n",
+    );
+    let small = old.ext4(t.path(), &t.path().join("old.ext4"), 8, &[]);
+    let big = healthy_fs(t.path());
+    let img = t.path().join("two.img");
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(32 * MIB)
+        .unwrap();
+    check(
+        std::process::Command::new("sgdisk")
+            .args(["-n", "1:2048:+8M", "-n", "2:0:+16M"])
+            .arg(&img)
+            .output()
+            .unwrap(),
+        "sgdisk",
+    );
+    let o = std::process::Command::new("sgdisk")
+        .args(["-i", "2"])
+        .arg(&img)
+        .output()
+        .unwrap();
+    let start2: u64 = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("First sector: "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new().write(true).open(&img).unwrap();
+    f.write_all_at(&std::fs::read(&small).unwrap(), 2048 * 512)
+        .unwrap();
+    f.write_all_at(&std::fs::read(&big).unwrap(), start2 * 512)
+        .unwrap();
+    drop(f);
+
+    let (code, r) = check_json(&img, &[]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(
+        r["target"]["partition"]["index"], 2,
+        "the larger of two equal roots"
+    );
+    assert_eq!(r["target"]["os"]["id"], "debian");
+    let f = finding(&r, "ROOT-003");
+    assert_eq!(f["severity"], "info");
+    assert!(f["detail"].as_str().unwrap().contains("partition 1"), "{f}");
+
+    let (code, r) = check_json(&img, &["--partition", "1"]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(r["target"]["os"]["id"], "ubuntu");
+    assert!(
+        finding(&r, "ROOT-003")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("--partition")
+    );
+    let (_, out, _) = run(&[&"cat", &img, &"/usr/lib/os-release", &"--partition", &"1"]);
+    assert!(out.starts_with("ID=ubuntu"), "{out}");
+}

@@ -218,7 +218,7 @@ pub fn audit(insp: &Inspection, settings: &Settings, out: &mut Vec<Finding>) {
 
     match &insp.root {
         Some(root) => {
-            if root.contested || root.why.contains("--partition") {
+            if root.contested || root.forced {
                 out.push(
                     ROOT_003.finding("root filesystem chosen among several", root.why.clone()),
                 );
