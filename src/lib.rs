@@ -13,5 +13,6 @@ pub mod fs;
 pub mod guest;
 pub mod inspect;
 pub mod report;
+pub mod sshd;
 pub mod time;
 pub mod volume;
