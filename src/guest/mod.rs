@@ -2,4 +2,5 @@
 //! values; reading the files is the caller's business.
 
 pub mod accounts;
+pub mod elf;
 pub mod os_release;
