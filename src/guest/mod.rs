@@ -3,4 +3,5 @@
 
 pub mod accounts;
 pub mod elf;
+pub mod ldso;
 pub mod os_release;
