@@ -94,3 +94,52 @@ fn sshd_closure_matches_guest_ldd() {
         .collect();
     assert_eq!(got, expected);
 }
+
+#[test]
+fn ssh_unit_enabled_as_systemctl_says() {
+    use rescue_inspect::guest::systemd;
+    let Some(root) = root() else {
+        eprintln!("skipped: set RESCUE_INSPECT_DEBIAN");
+        return;
+    };
+    let fs = open(&root);
+    let s = systemd::service_state(&fs, systemd::SSH_UNITS);
+    assert!(matches!(s.init, systemd::Init::Systemd(_)));
+    assert_eq!(s.default_target.as_ref().unwrap().name, "graphical.target");
+    let ssh = s.unit("ssh.service").unwrap();
+    assert!(ssh.starts_at_boot(), "{ssh:?}");
+    assert_eq!(
+        ssh.pulled_in.as_ref().unwrap().via,
+        Path::new("/etc/systemd/system/multi-user.target.wants/ssh.service")
+    );
+    assert_eq!(
+        ssh.file.as_ref().unwrap().path,
+        Path::new("/lib/systemd/system/ssh.service")
+    );
+    assert_eq!(ssh.wanted_by, ["multi-user.target"]);
+    let sshd = s.unit("sshd.service").unwrap();
+    assert_eq!(
+        sshd.file.as_ref().unwrap().alias_of.as_deref(),
+        Some("ssh.service")
+    );
+    let sock = s.unit("ssh.socket").unwrap();
+    assert!(sock.pulled_in.is_none());
+    assert_eq!(sock.listen.len(), 1);
+    assert_eq!(sock.listen[0].port, Some(22));
+    // systemctl's offline view of the same root.
+    let q = |args: &[&str]| {
+        Command::new("systemctl")
+            .arg(format!("--root={}", root.display()))
+            .args(args)
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    match q(&["is-enabled", "ssh.service", "ssh.socket", "sshd.service"]) {
+        Some(out) if !out.is_empty() => assert_eq!(out, "enabled\ndisabled\nalias"),
+        _ => eprintln!("note: systemctl unavailable; not compared"),
+    }
+    if let Some(d) = q(&["get-default"]).filter(|d| !d.is_empty()) {
+        assert_eq!(d, s.default_target.as_ref().unwrap().name);
+    }
+}

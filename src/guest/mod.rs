@@ -5,3 +5,4 @@ pub mod accounts;
 pub mod elf;
 pub mod ldso;
 pub mod os_release;
+pub mod systemd;
