@@ -143,3 +143,28 @@ fn ssh_unit_enabled_as_systemctl_says() {
         assert_eq!(d, s.default_target.as_ref().unwrap().name);
     }
 }
+
+#[test]
+fn openssh_server_version_from_dpkg() {
+    use rescue_inspect::guest::dpkg;
+    let Some(root) = root() else {
+        eprintln!("skipped: set RESCUE_INSPECT_DEBIAN");
+        return;
+    };
+    let fs = open(&root);
+    let v = dpkg::installed_version(&fs, "openssh-server")
+        .unwrap()
+        .unwrap();
+    // dpkg-query on the same database is the oracle.
+    let out = Command::new("dpkg-query")
+        .arg(format!("--admindir={}/var/lib/dpkg", root.display()))
+        .args(["-W", "-f=${Version}", "openssh-server"])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => assert_eq!(v, String::from_utf8_lossy(&o.stdout)),
+        _ => assert!(v.starts_with("1:9.2p1-"), "{v}"),
+    }
+    let (pkgs, bad) = dpkg::read_status(&fs).unwrap();
+    assert!(bad.is_empty(), "{bad:?}");
+    assert!(pkgs.iter().filter(|p| p.status.is_installed()).count() > 100);
+}

@@ -2,6 +2,7 @@
 //! values; reading the files is the caller's business.
 
 pub mod accounts;
+pub mod dpkg;
 pub mod elf;
 pub mod ldso;
 pub mod os_release;
