@@ -18,6 +18,9 @@ const MAX_PHNUM: usize = 4096;
 const MAX_INTERP: u64 = 4096;
 const MAX_DYNAMIC: u64 = 1024 * 1024;
 const MAX_DYNSTR: u64 = 8 * 1024 * 1024;
+/// `DT_NEEDED`/`RPATH`/`RUNPATH`/`SONAME` entries kept, and the length of each (PATH_MAX).
+const MAX_DYN_STRINGS: usize = 1024;
+const MAX_DYN_STRING: usize = 4096;
 /// The prefix read first; most binaries need a second read for `PT_DYNAMIC` near their end.
 const FIRST_READ: u64 = 256 * 1024;
 /// No file is read beyond this offset (the largest shared libraries are ~200 MiB).
@@ -317,7 +320,7 @@ fn parse_prefix(b: &[u8], size: u64) -> Result<ElfInfo, Stop> {
             0 => break,
             5 => strtab = Some(val),
             10 => strsz = Some(val),
-            1 | 14 | 15 | 29 => refs.push((tag, val)),
+            1 | 14 | 15 | 29 if refs.len() < MAX_DYN_STRINGS => refs.push((tag, val)),
             _ => {}
         }
     }
@@ -332,7 +335,10 @@ fn parse_prefix(b: &[u8], size: u64) -> Result<ElfInfo, Stop> {
         .ok_or_else(|| {
             ElfError::BadHeader(format!("DT_STRTAB 0x{strtab:x} is in no PT_LOAD segment"))
         })?;
-    let str_off = seg.offset + (strtab - seg.vaddr);
+    let str_off = seg
+        .offset
+        .checked_add(strtab - seg.vaddr)
+        .ok_or_else(|| ElfError::BadHeader("DT_STRTAB maps beyond any file offset".into()))?;
     let seg_left = seg.filesz - (strtab - seg.vaddr);
     let len = strsz.unwrap_or(seg_left).min(seg_left).min(MAX_DYNSTR);
     let strs = f.range(str_off, len, ".dynstr")?;
@@ -340,7 +346,7 @@ fn parse_prefix(b: &[u8], size: u64) -> Result<ElfInfo, Stop> {
         let s = usize::try_from(val)
             .ok()
             .and_then(|v| strs.get(v..))
-            .map(c_string)
+            .map(|t| c_string(&t[..t.len().min(MAX_DYN_STRING)]))
             .ok_or_else(|| ElfError::BadHeader(format!("string offset {val} beyond .dynstr")))?;
         match tag {
             1 => info.needed.push(s),

@@ -28,6 +28,8 @@ use crate::fs::{FsError, RootFs};
 pub const MAX_LIBS: usize = 512;
 /// `include` nesting in ld.so.conf.
 const MAX_CONF_DEPTH: usize = 16;
+/// Entries of one RPATH/RUNPATH used (real ones have 1–3).
+const MAX_PATH_ENTRIES: usize = 64;
 /// Candidate directories kept from configuration (guards against a generated huge conf).
 const MAX_DIRS: usize = 4096;
 
@@ -260,6 +262,7 @@ pub fn expand_path_list(list: &str, origin: &Path, info: &ElfInfo) -> Vec<PathBu
     let origin = origin.to_string_lossy();
     list.split(':')
         .filter(|s| !s.is_empty())
+        .take(MAX_PATH_ENTRIES)
         .map(|s| {
             let s = s
                 .replace("${ORIGIN}", &origin)

@@ -318,3 +318,28 @@ fn sysv_guest() {
     assert_eq!(v.start_links, [PathBuf::from("/etc/rc3.d/S55sshd")]);
     assert_eq!(v.init_scripts, [PathBuf::from("/etc/init.d/sshd")]);
 }
+
+/// Deterministic junk (xorshift) over the characters the grammar cares about: no panic.
+#[test]
+fn hostile_unit_text() {
+    let alphabet = b"[]=\\\n\n #;abcK\t\r|!";
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..2000 {
+        let mut t = Vec::new();
+        for _ in 0..(x % 200) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            t.push(alphabet[(x % alphabet.len() as u64) as usize]);
+        }
+        let text = String::from_utf8_lossy(&t);
+        let u = Unit {
+            entries: parse_unit(&text, Path::new("/x")),
+        };
+        let _ = u.names("a", "K");
+        let _ = crate::guest::dpkg::parse_status(&text);
+        let _ = crate::guest::ldso::parse_ld_so_conf(&text);
+        let _ = parse_listen(&text);
+        let _ = crate::sshd::hostkey::parse_public_line(&text);
+    }
+}
