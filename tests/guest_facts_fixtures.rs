@@ -242,3 +242,49 @@ fn closure_through_ext4_matches_ldd() {
         .collect();
     assert_eq!(got, expected);
 }
+
+/// Host keys with real modes and owners in an ext4 image: the mode rule sees what sshd's
+/// fstat would, and fingerprints equal `ssh-keygen -lf` on the same bytes.
+#[test]
+fn host_key_modes_through_ext4() {
+    use rescue_inspect::sshd::hostkey;
+    let work = tempdir();
+    let key = work.path().join("k");
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "root@fixture", "-f"])
+        .arg(&key)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        eprintln!("skipped: ssh-keygen not installed");
+        return;
+    }
+    let bytes = std::fs::read(&key).unwrap();
+    let expected = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(&key)
+        .output()
+        .unwrap();
+    let expected = String::from_utf8_lossy(&expected.stdout).trim().to_string();
+    let mut g = Guest::debian();
+    g.text("/etc/group", "root:x:0:\nssh_keys:x:993:\n");
+    g.file("/etc/ssh/ssh_host_ed25519_key", &bytes, 0o600, 0, 0);
+    g.file("/etc/ssh/open_key", &bytes, 0o644, 0, 0);
+    g.file("/etc/ssh/rhel_key", &bytes, 0o640, 0, 993);
+    g.file("/etc/ssh/user_key", &bytes, 0o644, 1000, 1000);
+    let fs = ext4_fs(&g, work.path(), "keys.img", 16);
+    let check = |p: &str, rhel: bool| {
+        let f = hostkey::read_host_key(&fs, Path::new(p)).unwrap();
+        assert_eq!(f.key.as_ref().unwrap().keygen_line().unwrap(), expected);
+        hostkey::host_key_mode_ok(&f.path, &f.metadata, rhel, Some(993))
+    };
+    assert!(check("/etc/ssh/ssh_host_ed25519_key", false).is_ok());
+    let e = check("/etc/ssh/open_key", false).unwrap_err();
+    assert!(
+        e.contains("Permissions 0644 for '/etc/ssh/open_key' are too open"),
+        "{e}"
+    );
+    assert!(check("/etc/ssh/rhel_key", true).is_ok());
+    assert!(check("/etc/ssh/rhel_key", false).is_err());
+    assert!(check("/etc/ssh/user_key", false).is_ok());
+}
