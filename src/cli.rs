@@ -112,6 +112,15 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Host keys sshd would load: type, size, SHA256 fingerprint (compare with known_hosts), and
+    /// whether sshd can use each.
+    Hostkeys {
+        target: PathBuf,
+        #[arg(long, value_name = "N")]
+        partition: Option<u32>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Print a rule's documentation.
     Explain {
         /// Rule id, e.g. FILE-001.
@@ -275,6 +284,46 @@ fn run(cli: Cli) -> Result<u8, CliError> {
                 Format::Text => emit(&crate::browse::render_stat(&st)),
                 Format::Json => {
                     emit(&(serde_json::to_string_pretty(&st).unwrap_or_default() + "\n"))
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Hostkeys {
+            target,
+            partition,
+            format,
+        } => {
+            let insp = inspect::inspect(&target, partition)?;
+            let root = root_of(&insp)?;
+            let facts = audit::sshd::SshdFacts::gather(root);
+            let keys = audit::sshd::host_key_paths(&facts);
+            let statuses = audit::sshd::hostkeys::evaluate(&facts, &keys);
+            match format {
+                Format::Json => {
+                    emit(&(serde_json::to_string_pretty(&statuses).unwrap_or_default() + "\n"))
+                }
+                Format::Text => {
+                    let mut s = String::new();
+                    for k in &statuses {
+                        let what = k
+                            .keygen_line
+                            .clone()
+                            .or_else(|| k.key_type.clone())
+                            .unwrap_or_else(|| "-".into());
+                        s.push_str(&format!("{}\n  {what}\n", k.path));
+                        if let Some(m) = &k.mode {
+                            let (u, g) = k.owner.unwrap_or_default();
+                            s.push_str(&format!("  {m} uid {u} gid {g}\n"));
+                        }
+                        match &k.problem {
+                            None => s.push_str("  sshd loads it\n"),
+                            Some(p) => s.push_str(&format!(
+                                "  {} {p}\n",
+                                style.severity(Severity::Warning, "skipped:")
+                            )),
+                        }
+                    }
+                    emit(&s);
                 }
             }
             Ok(EXIT_OK)

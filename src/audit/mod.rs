@@ -3,6 +3,7 @@
 //! bytes of the device and never print.
 
 mod files;
+pub mod sshd;
 mod volume;
 
 use crate::inspect::Inspection;
@@ -43,6 +44,8 @@ pub fn rules() -> Vec<&'static Rule> {
     let mut all: Vec<&'static Rule> = volume::RULES
         .iter()
         .chain(files::RULES.iter())
+        .chain(sshd::service::RULES.iter())
+        .chain(sshd::hostkeys::RULES.iter())
         .copied()
         .collect();
     all.sort_by_key(|r| r.id);
@@ -79,6 +82,7 @@ pub fn run(insp: &Inspection, settings: &Settings) -> (Vec<Finding>, Verdict) {
     volume::audit(insp, settings, &mut findings);
     if let Some(root) = &insp.root {
         files::audit(root, settings, &mut findings);
+        sshd::audit(root, settings, &mut findings);
     }
     let verdict = verdict(&findings);
     (findings, verdict)

@@ -134,11 +134,48 @@ impl Guest {
             "PasswordAuthentication no\n",
         );
         g.text("/usr/share/openssh/sshd_config", "# pristine\nUsePAM yes\n");
-        g.file("/usr/sbin/sshd", FAKE_ELF, 0o755, 0, 0);
+        // A real dynamically linked program as sshd, with the real libraries it loads, so the
+        // library-closure rules see real ELF files.
+        g.host_program("/usr/bin/true", "/usr/sbin/sshd");
+        g.file("/usr/lib/systemd/systemd", FAKE_ELF, 0o755, 0, 0);
+        g.symlink("/usr/sbin/init", "/lib/systemd/systemd");
+        g.text("/usr/lib/systemd/system/ssh.service", SSH_SERVICE);
+        g.text("/usr/lib/systemd/system/ssh.socket", SSH_SOCKET);
+        g.text(
+            "/usr/lib/systemd/system/multi-user.target",
+            "[Unit]\nDescription=Multi-User System\nRequires=basic.target\nAllowIsolate=yes\n",
+        );
+        g.text("/usr/lib/systemd/system/graphical.target", "[Unit]\nDescription=Graphical Interface\nRequires=multi-user.target\nWants=display-manager.service\nAllowIsolate=yes\n");
+        g.text(
+            "/usr/lib/systemd/system/basic.target",
+            "[Unit]\nDescription=Basic System\n",
+        );
+        g.symlink(
+            "/etc/systemd/system/multi-user.target.wants/ssh.service",
+            "/lib/systemd/system/ssh.service",
+        );
+        g.symlink(
+            "/etc/systemd/system/sshd.service",
+            "/lib/systemd/system/ssh.service",
+        );
+        g.text(
+            "/var/lib/dpkg/status",
+            "Package: openssh-server\nStatus: install ok installed\nPriority: optional\nArchitecture: amd64\nVersion: 1:9.2p1-2+deb12u3\nDescription: secure shell (SSH) server\n more text\n\nPackage: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.36-9+deb12u4\n\n",
+        );
+        g.text(
+            "/var/lib/dpkg/info/openssh-server.list",
+            "/.\n/usr\n/usr/sbin\n/usr/sbin/sshd\n/lib/systemd/system/ssh.service\n",
+        );
+        g.text(
+            "/var/lib/dpkg/info/libc6:amd64.list",
+            "/.\n/lib/x86_64-linux-gnu/libc.so.6\n/lib64/ld-linux-x86-64.so.2\n",
+        );
         g.file("/usr/bin/dash", FAKE_ELF, 0o755, 0, 0);
         g.file("/usr/bin/bash", FAKE_ELF, 0o755, 0, 0);
         g.symlink("/bin", "usr/bin");
         g.symlink("/sbin", "usr/sbin");
+        g.symlink("/lib", "usr/lib");
+        g.symlink("/lib64", "usr/lib64");
         g.symlink("/usr/bin/sh", "dash");
         g.dir("/root", 0o700, 0, 0);
         g.dir("/home/admin", 0o755, 1000, 1000);
@@ -151,7 +188,50 @@ impl Guest {
             1000,
         );
         g.dir("/tmp", 0o1777, 0, 0);
+        g.host_keys(0o600, 0);
         g
+    }
+
+    /// Real host keys (made once per test process by ssh-keygen) at the default paths with this
+    /// mode and group; returns each key's `ssh-keygen -lf` line by guest path.
+    pub fn host_keys(&mut self, mode: u32, gid: u32) -> Vec<(String, String)> {
+        let mut lines = Vec::new();
+        for (ty, private, public, line) in host_key_material() {
+            let guest = format!("/etc/ssh/ssh_host_{ty}_key");
+            self.file(&guest, private, mode, 0, gid);
+            self.file(&format!("{guest}.pub"), public, 0o644, 0, 0);
+            lines.push((guest, line.clone()));
+        }
+        lines
+    }
+
+    /// Copies a program of this (Debian) host into the guest at `guest_path`, with the libraries
+    /// and loader `ldd` lists for it, each at its real (merged-/usr) path.
+    pub fn host_program(&mut self, host_path: &str, guest_path: &str) -> &mut Self {
+        let data = std::fs::read(host_path).expect("host program");
+        self.file(guest_path, &data, 0o755, 0, 0);
+        let out = Command::new("ldd")
+            .arg(host_path)
+            .output()
+            .expect("ldd runs");
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let path = match line.split_once("=>") {
+                Some((_, rest)) => rest.split_whitespace().next(),
+                None => line
+                    .split_whitespace()
+                    .next()
+                    .filter(|p| p.starts_with('/')),
+            };
+            let Some(path) = path.filter(|p| p.starts_with('/')) else {
+                continue;
+            };
+            let host = Path::new(path);
+            let dir = std::fs::canonicalize(host.parent().unwrap()).unwrap();
+            let real = dir.join(host.file_name().unwrap());
+            let bytes = std::fs::read(&real).expect("library");
+            self.file(real.to_str().unwrap(), &bytes, 0o755, 0, 0);
+        }
+        self
     }
 
     /// Writes the tree under `dir` (contents and modes; owners are applied in the image).
@@ -268,6 +348,46 @@ pub fn debugfs_w(img: &Path, script: &str) {
         "debugfs failed: {err}"
     );
 }
+
+/// (type, private key, public key, `ssh-keygen -lf` line), generated once per process.
+fn host_key_material() -> &'static Vec<(&'static str, Vec<u8>, Vec<u8>, String)> {
+    static KEYS: std::sync::OnceLock<Vec<(&'static str, Vec<u8>, Vec<u8>, String)>> =
+        std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let t = tempdir();
+        ["rsa", "ecdsa", "ed25519"]
+            .into_iter()
+            .map(|ty| {
+                let p = t.path().join(format!("ssh_host_{ty}_key"));
+                check(
+                    Command::new("ssh-keygen")
+                        .args(["-q", "-t", ty, "-N", "", "-C", "root@fixture", "-f"])
+                        .arg(&p)
+                        .output()
+                        .expect("ssh-keygen (openssh-client) runs"),
+                    "ssh-keygen",
+                );
+                let l = Command::new("ssh-keygen")
+                    .arg("-lf")
+                    .arg(&p)
+                    .output()
+                    .unwrap();
+                (
+                    ty,
+                    std::fs::read(&p).unwrap(),
+                    std::fs::read(p.with_extension("pub")).unwrap(),
+                    String::from_utf8_lossy(&l.stdout).trim().to_string(),
+                )
+            })
+            .collect()
+    })
+}
+
+/// Debian 12's ssh.service, as shipped.
+pub const SSH_SERVICE: &str = "[Unit]\nDescription=OpenBSD Secure Shell server\nDocumentation=man:sshd(8) man:sshd_config(5)\nAfter=network.target auditd.service\nConditionPathExists=!/etc/ssh/sshd_not_to_be_run\n\n[Service]\nEnvironmentFile=-/etc/default/ssh\nExecStartPre=/usr/sbin/sshd -t\nExecStart=/usr/sbin/sshd -D $SSHD_OPTS\nExecReload=/usr/sbin/sshd -t\nExecReload=/bin/kill -HUP $MAINPID\nKillMode=process\nRestart=on-failure\nRestartPreventExitStatus=255\nType=notify\nRuntimeDirectory=sshd\nRuntimeDirectoryMode=0755\n\n[Install]\nWantedBy=multi-user.target\nAlias=sshd.service\n";
+
+/// Debian 12's ssh.socket, as shipped.
+pub const SSH_SOCKET: &str = "[Unit]\nDescription=OpenBSD Secure Shell server socket\nBefore=sockets.target\nConditionPathExists=!/etc/ssh/sshd_not_to_be_run\n\n[Socket]\nListenStream=22\nAccept=yes\n\n[Install]\nWantedBy=sockets.target\n";
 
 /// How the filesystem image is laid on a disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,0 +1,193 @@
+//! Will sshd start: the facts about the guest's OpenSSH server, gathered once, and the rules
+//! over them.
+
+pub mod hostkeys;
+pub mod service;
+
+use std::cell::OnceCell;
+use std::path::Path;
+
+use crate::fs::RootFs;
+use crate::guest::accounts::{self, GroupEntry, PasswdEntry};
+use crate::guest::dpkg;
+use crate::guest::ldso::{self, Closure};
+use crate::guest::os_release::Family;
+use crate::guest::systemd::{self, ServiceState};
+use crate::inspect::Root;
+use crate::report::Finding;
+
+use super::Settings;
+
+/// Where sshd lives on every distribution this tool knows.
+pub const SSHD_BINARY: &str = "/usr/sbin/sshd";
+
+/// What the sshd audits read, gathered once.
+pub struct SshdFacts<'a> {
+    pub fs: &'a RootFs,
+    pub family: Family,
+    /// OpenSSH (major, minor), from the package database or the binary's version string.
+    pub version: Option<(u32, u32)>,
+    pub closure: Closure,
+    pub service: ServiceState,
+    pub users: Vec<PasswdEntry>,
+    /// False when /etc/passwd could not be read or holds no entry (FILE-00x report that).
+    pub users_readable: bool,
+    pub groups: Vec<GroupEntry>,
+    /// `dpkg -S` index: (package, path) of every file dpkg knows, read on first use.
+    dpkg_files: OnceCell<Vec<(String, String)>>,
+}
+
+impl<'a> SshdFacts<'a> {
+    pub fn gather(root: &'a Root) -> SshdFacts<'a> {
+        let fs = &root.fs;
+        let family = root
+            .os
+            .as_ref()
+            .map(|o| o.family())
+            .unwrap_or(Family::Other);
+        let users = fs
+            .read_to_string_lossy("/etc/passwd")
+            .map(|t| accounts::parse_passwd(&t).0)
+            .unwrap_or_default();
+        // An unreadable, empty or zeroed passwd is FILE-00x's finding; rules that look users up
+        // stay quiet rather than repeat it.
+        let users_readable = !users.is_empty();
+        let groups = fs
+            .read_to_string_lossy("/etc/group")
+            .map(|t| accounts::parse_group(&t).0)
+            .unwrap_or_default();
+        SshdFacts {
+            fs,
+            family,
+            version: detect_version(fs),
+            closure: ldso::resolve_closure(fs, Path::new(SSHD_BINARY)),
+            service: systemd::service_state(fs, systemd::SSH_UNITS),
+            users,
+            users_readable,
+            groups,
+            dpkg_files: OnceCell::new(),
+        }
+    }
+
+    /// Whether an OpenSSH server is installed at all (binary, unit or package).
+    pub fn installed(&self) -> bool {
+        self.fs.symlink_metadata(SSHD_BINARY).is_ok()
+            || self.service.units.iter().any(|u| u.file.is_some())
+            || matches!(
+                dpkg::installed_version(self.fs, "openssh-server"),
+                Ok(Some(_))
+            )
+    }
+
+    fn dpkg_files(&self) -> &[(String, String)] {
+        self.dpkg_files.get_or_init(|| dpkg_file_index(self.fs))
+    }
+
+    /// The package owning a guest path, like `dpkg -S` (usr-merge spellings are one file).
+    pub fn owner_of(&self, path: &str) -> Option<String> {
+        let want = unmerged(path);
+        self.dpkg_files()
+            .iter()
+            .find(|(_, p)| unmerged(p) == want)
+            .map(|(pkg, _)| pkg.clone())
+    }
+
+    /// The package shipping a file of this name anywhere, and where (for a library that is
+    /// gone).
+    pub fn owner_of_basename(&self, name: &str) -> Option<(String, String)> {
+        let suffix = format!("/{name}");
+        self.dpkg_files()
+            .iter()
+            .find(|(_, p)| p.ends_with(&suffix))
+            .cloned()
+    }
+}
+
+/// `/usr/lib/x` and `/lib/x` are the same file on a merged-/usr system, and dpkg may list either.
+fn unmerged(p: &str) -> &str {
+    p.strip_prefix("/usr")
+        .filter(|r| ["/lib", "/bin", "/sbin"].iter().any(|d| r.starts_with(d)))
+        .unwrap_or(p)
+}
+
+/// Every (package, path) from /var/lib/dpkg/info/*.list. Bounded: only files under 4 MiB, at
+/// most 200k lines in all.
+fn dpkg_file_index(fs: &RootFs) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs.read_dir("/var/lib/dpkg/info") else {
+        return out;
+    };
+    for e in entries {
+        let name = e.name.to_string_lossy();
+        let Some(pkg) = name.strip_suffix(".list") else {
+            continue;
+        };
+        let pkg = pkg.split(':').next().unwrap_or(pkg).to_string();
+        let Ok(bytes) = fs.read_limited(Path::new("/var/lib/dpkg/info").join(&e.name), 4 << 20)
+        else {
+            continue;
+        };
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            if out.len() >= 200_000 {
+                return out;
+            }
+            out.push((pkg.clone(), line.to_string()));
+        }
+    }
+    out
+}
+
+/// OpenSSH's version: the openssh-server package (`1:9.2p1-2+deb12u3`), else the `OpenSSH_9.2p1`
+/// string inside the sshd binary.
+pub fn detect_version(fs: &RootFs) -> Option<(u32, u32)> {
+    if let Ok(Some(v)) = dpkg::installed_version(fs, "openssh-server") {
+        if let Some(mm) = major_minor(v.split_once(':').map(|x| x.1).unwrap_or(&v)) {
+            return Some(mm);
+        }
+    }
+    let bytes = fs.read_limited(SSHD_BINARY, 16 << 20).ok()?;
+    let needle = b"OpenSSH_";
+    let pos = bytes.windows(needle.len()).position(|w| w == needle)?;
+    let tail = &bytes[pos + needle.len()..bytes.len().min(pos + needle.len() + 16)];
+    major_minor(&String::from_utf8_lossy(tail))
+}
+
+/// `9.2p1…` → (9, 2).
+fn major_minor(s: &str) -> Option<(u32, u32)> {
+    let mut it = s.split(|c: char| !c.is_ascii_digit());
+    let major = it.next()?.parse().ok()?;
+    let minor = it.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// The host keys sshd would load: the configured HostKey lines, else the defaults.
+pub fn host_key_paths(_facts: &SshdFacts) -> Vec<(String, Option<(String, usize)>)> {
+    hostkeys::default_keys()
+}
+
+pub fn audit(root: &Root, s: &Settings, out: &mut Vec<Finding>) {
+    let facts = SshdFacts::gather(root);
+    if !facts.installed() {
+        // FILE-001 says the server is not installed; nothing more to say here.
+        return;
+    }
+    service::audit(&facts, s, out);
+    hostkeys::audit(&facts, &host_key_paths(&facts), s, out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert_eq!(major_minor("9.2p1-2+deb12u3"), Some((9, 2)));
+        assert_eq!(major_minor("10.0p2"), Some((10, 0)));
+        assert_eq!(major_minor("x"), None);
+        assert_eq!(
+            unmerged("/usr/lib/x86_64-linux-gnu/libc.so.6"),
+            "/lib/x86_64-linux-gnu/libc.so.6"
+        );
+        assert_eq!(unmerged("/usr/share/doc"), "/usr/share/doc");
+    }
+}
