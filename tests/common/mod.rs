@@ -350,9 +350,10 @@ pub fn debugfs_w(img: &Path, script: &str) {
 }
 
 /// (type, private key, public key, `ssh-keygen -lf` line), generated once per process.
-fn host_key_material() -> &'static Vec<(&'static str, Vec<u8>, Vec<u8>, String)> {
-    static KEYS: std::sync::OnceLock<Vec<(&'static str, Vec<u8>, Vec<u8>, String)>> =
-        std::sync::OnceLock::new();
+type KeyMaterial = Vec<(&'static str, Vec<u8>, Vec<u8>, String)>;
+
+fn host_key_material() -> &'static KeyMaterial {
+    static KEYS: std::sync::OnceLock<KeyMaterial> = std::sync::OnceLock::new();
     KEYS.get_or_init(|| {
         let t = tempdir();
         ["rsa", "ecdsa", "ed25519"]
