@@ -72,7 +72,89 @@ wrong object aside and restore the file (backup copy or package reinstall); a re
 damaged filesystem needs `e2fsck -f` first.",
 };
 
-pub static RULES: &[&Rule] = &[&OS_001, &FILE_001, &FILE_002, &FILE_003, &FILE_004];
+pub static FILE_005: Rule = Rule {
+    id: "FILE-005",
+    severity: Severity::Critical,
+    category: Category::Filesystem,
+    summary: "a file that boot or login reads is empty or filled with NUL bytes",
+    doc: "Checks, where they exist, the files boot and login read: /etc/fstab, /etc/pam.d/*, /etc/nsswitch.conf, /etc/ssh/* (configuration, drop-ins, host keys, moduli), /etc/group, /etc/ld.so.cache and /etc/ld.so.conf. A crash after a file was replaced but before its data was written leaves it empty or zero-filled.
+
+Why it matters: an empty or zeroed PAM file denies every login through that stack; a zeroed sshd drop-in is a config sshd rejects; a zeroed fstab or nsswitch.conf breaks mounts and user lookups at boot. (Critical for PAM and sshd files; a warning for files whose loss degrades but does not stop SSH, such as ld.so.cache.)
+
+Fix: restore the file from the package that owns it (the finding gives the command) or from a backup.",
+};
+
+pub static RULES: &[&Rule] = &[
+    &OS_001, &FILE_001, &FILE_002, &FILE_003, &FILE_004, &FILE_005,
+];
+
+/// Files boot and login read, checked for damage (not for presence): (glob, severity, what
+/// their loss breaks, owning package on Debian / RHEL).
+const BOOT_FILES: &[(&str, Severity, &str, &str, &str)] = &[
+    (
+        "/etc/pam.d/*",
+        Severity::Critical,
+        "PAM denies every login through this stack",
+        "libpam-runtime",
+        "pam",
+    ),
+    (
+        "/etc/ssh/sshd_config.d/*",
+        Severity::Critical,
+        "sshd rejects its configuration and exits",
+        "openssh-server",
+        "openssh-server",
+    ),
+    (
+        "/etc/ssh/ssh_host_*",
+        Severity::Warning,
+        "sshd skips this host key",
+        "openssh-server",
+        "openssh-server",
+    ),
+    (
+        "/etc/ssh/moduli",
+        Severity::Warning,
+        "diffie-hellman-group-exchange key exchange fails",
+        "openssh-server",
+        "openssh",
+    ),
+    (
+        "/etc/nsswitch.conf",
+        Severity::Critical,
+        "user and group lookups fail (no login can resolve its user)",
+        "base-files",
+        "glibc",
+    ),
+    (
+        "/etc/fstab",
+        Severity::Warning,
+        "boot cannot mount filesystems or remount / read-write",
+        "base-files",
+        "setup",
+    ),
+    (
+        "/etc/group",
+        Severity::Critical,
+        "group lookups fail: sshd's AllowGroups and PAM checks misbehave",
+        "base-passwd",
+        "setup",
+    ),
+    (
+        "/etc/ld.so.cache",
+        Severity::Warning,
+        "the dynamic loader falls back to searching directories (slower, may pick wrong libraries)",
+        "libc-bin",
+        "glibc",
+    ),
+    (
+        "/etc/ld.so.conf",
+        Severity::Warning,
+        "libraries in non-default directories are not found",
+        "libc-bin",
+        "glibc",
+    ),
+];
 
 const SSHD_CONFIG: &str = "/etc/ssh/sshd_config";
 
@@ -228,6 +310,8 @@ pub fn audit(root: &Root, s: &Settings, out: &mut Vec<Finding>) {
         );
     }
 
+    boot_files(fs, family, s, out);
+
     let sshd_installed = fs.metadata("/usr/sbin/sshd").is_ok();
     for path in ["/etc/passwd", "/etc/shadow", SSHD_CONFIG, "/bin/sh"] {
         let Err(damage) = examine(fs, path) else {
@@ -279,5 +363,49 @@ pub fn audit(root: &Root, s: &Settings, out: &mut Vec<Finding>) {
                 .fix(fix),
         };
         out.push(f.at(real));
+    }
+}
+
+/// Empty or zeroed files among [`BOOT_FILES`] (missing ones are not this rule's business).
+fn boot_files(fs: &RootFs, family: Family, s: &Settings, out: &mut Vec<Finding>) {
+    let mp = s.mount_point.trim_end_matches('/');
+    for (pattern, severity, what, deb, rpm) in BOOT_FILES {
+        let paths = fs.glob(pattern).unwrap_or_default();
+        for p in paths {
+            let path = p.display().to_string();
+            // Public host keys and directories are not what this rule reads.
+            if !fs.metadata(&p).is_ok_and(|m| m.is_file()) {
+                continue;
+            }
+            let damage = match examine(fs, &path) {
+                Err(Damage::Empty) => "is empty".to_string(),
+                Err(Damage::AllNul(n)) => format!("is filled with NUL bytes (first {n} bytes)"),
+                _ => continue,
+            };
+            // An empty /etc/ssh/sshd_config.d/*.conf is a valid (empty) configuration; zeros
+            // are not.
+            if damage == "is empty" && path.starts_with("/etc/ssh/sshd_config.d/") {
+                continue;
+            }
+            let pkg = if family == Family::Rhel { rpm } else { deb };
+            let fix = match family {
+                Family::Debian => format!(
+                    "chroot {mp} apt-get install --reinstall -o Dpkg::Options::=--force-confmiss {pkg}   # or restore {path} from a backup"
+                ),
+                _ => format!(
+                    "chroot {mp} dnf reinstall -y {pkg}   # or restore {path} from a backup"
+                ),
+            };
+            out.push(
+                FILE_005
+                    .finding(
+                        format!("{path} {damage}: {what}"),
+                        format!("{path} {damage}; {what}."),
+                    )
+                    .severity(*severity)
+                    .at(path)
+                    .fix(fix),
+            );
+        }
     }
 }

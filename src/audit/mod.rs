@@ -2,6 +2,7 @@
 //! are plain functions from what was read off the volume to findings. Audits never read raw
 //! bytes of the device and never print.
 
+mod disk;
 mod files;
 pub mod sshd;
 mod volume;
@@ -44,6 +45,7 @@ pub fn rules() -> Vec<&'static Rule> {
     let mut all: Vec<&'static Rule> = volume::RULES
         .iter()
         .chain(files::RULES.iter())
+        .chain(disk::RULES.iter())
         .chain(sshd::service::RULES.iter())
         .chain(sshd::hostkeys::RULES.iter())
         .copied()
@@ -80,6 +82,7 @@ impl Settings {
 pub fn run(insp: &Inspection, settings: &Settings) -> (Vec<Finding>, Verdict) {
     let mut findings = Vec::new();
     volume::audit(insp, settings, &mut findings);
+    disk::audit(insp, settings, &mut findings);
     if let Some(root) = &insp.root {
         files::audit(root, settings, &mut findings);
         sshd::audit(root, settings, &mut findings);

@@ -147,6 +147,18 @@ fn partition_device(layout: &Layout, index: Option<u32>) -> String {
     }
 }
 
+/// The device name of the chosen root, for commands.
+pub fn root_device(insp: &Inspection) -> String {
+    match (&insp.layout, &insp.root) {
+        (Some(layout), Some(root)) => partition_device(
+            layout,
+            root.entry
+                .and_then(|i| layout.entries[i].partition.as_ref().map(|p| p.index)),
+        ),
+        _ => "PARTITION".into(),
+    }
+}
+
 pub fn audit(insp: &Inspection, settings: &Settings, out: &mut Vec<Finding>) {
     let Some(layout) = &insp.layout else {
         return;

@@ -240,6 +240,173 @@ pub fn mask_needs_recovery(b: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Which feature word a flag lives in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeatureWord {
+    Compat,
+    Incompat,
+    RoCompat,
+}
+
+/// An on-disk feature and the first e2fsprogs and Linux releases that understand it (e2fsprogs
+/// release notes; the kernel's fs/ext4 history). A boot-time fsck by an older e2fsck refuses the
+/// filesystem ("has unsupported feature(s)"); an older kernel refuses to mount it (incompat) or
+/// mounts it read-only (ro_compat).
+#[derive(Clone, Copy, Debug)]
+pub struct Feature {
+    pub word: FeatureWord,
+    pub mask: u32,
+    pub name: &'static str,
+    pub e2fsprogs: (u32, u32, u32),
+    pub kernel: (u32, u32),
+}
+
+pub const FEATURES: &[Feature] = &[
+    Feature {
+        word: FeatureWord::Compat,
+        mask: 0x200,
+        name: "sparse_super2",
+        e2fsprogs: (1, 42, 9),
+        kernel: (3, 16),
+    },
+    Feature {
+        word: FeatureWord::Compat,
+        mask: 0x400,
+        name: "fast_commit",
+        e2fsprogs: (1, 46, 0),
+        kernel: (5, 10),
+    },
+    Feature {
+        word: FeatureWord::Compat,
+        mask: 0x800,
+        name: "stable_inodes",
+        e2fsprogs: (1, 45, 6),
+        kernel: (5, 5),
+    },
+    Feature {
+        word: FeatureWord::Compat,
+        mask: 0x1000,
+        name: "orphan_file",
+        e2fsprogs: (1, 47, 0),
+        kernel: (5, 15),
+    },
+    Feature {
+        word: FeatureWord::Incompat,
+        mask: 0x80,
+        name: "64bit",
+        e2fsprogs: (1, 42, 0),
+        kernel: (2, 6),
+    },
+    Feature {
+        word: FeatureWord::Incompat,
+        mask: 0x100,
+        name: "mmp",
+        e2fsprogs: (1, 42, 0),
+        kernel: (3, 0),
+    },
+    Feature {
+        word: FeatureWord::Incompat,
+        mask: 0x400,
+        name: "ea_inode",
+        e2fsprogs: (1, 44, 0),
+        kernel: (4, 13),
+    },
+    Feature {
+        word: FeatureWord::Incompat,
+        mask: 0x2000,
+        name: "metadata_csum_seed",
+        e2fsprogs: (1, 43, 0),
+        kernel: (4, 4),
+    },
+    Feature {
+        word: FeatureWord::Incompat,
+        mask: 0x4000,
+        name: "large_dir",
+        e2fsprogs: (1, 44, 0),
+        kernel: (4, 13),
+    },
+    Feature {
+        word: FeatureWord::Incompat,
+        mask: 0x8000,
+        name: "inline_data",
+        e2fsprogs: (1, 43, 0),
+        kernel: (3, 8),
+    },
+    Feature {
+        word: FeatureWord::Incompat,
+        mask: 0x10000,
+        name: "encrypt",
+        e2fsprogs: (1, 43, 0),
+        kernel: (4, 1),
+    },
+    Feature {
+        word: FeatureWord::Incompat,
+        mask: 0x20000,
+        name: "casefold",
+        e2fsprogs: (1, 45, 0),
+        kernel: (5, 2),
+    },
+    Feature {
+        word: FeatureWord::RoCompat,
+        mask: 0x100,
+        name: "quota",
+        e2fsprogs: (1, 42, 0),
+        kernel: (3, 6),
+    },
+    Feature {
+        word: FeatureWord::RoCompat,
+        mask: 0x200,
+        name: "bigalloc",
+        e2fsprogs: (1, 42, 0),
+        kernel: (3, 2),
+    },
+    Feature {
+        word: FeatureWord::RoCompat,
+        mask: 0x400,
+        name: "metadata_csum",
+        e2fsprogs: (1, 43, 0),
+        kernel: (3, 18),
+    },
+    Feature {
+        word: FeatureWord::RoCompat,
+        mask: 0x2000,
+        name: "project",
+        e2fsprogs: (1, 43, 0),
+        kernel: (4, 5),
+    },
+    Feature {
+        word: FeatureWord::RoCompat,
+        mask: 0x8000,
+        name: "verity",
+        e2fsprogs: (1, 45, 5),
+        kernel: (5, 4),
+    },
+    Feature {
+        word: FeatureWord::RoCompat,
+        mask: 0x10000,
+        name: "orphan_present",
+        e2fsprogs: (1, 47, 0),
+        kernel: (5, 15),
+    },
+];
+
+impl Superblock {
+    /// The features of [`FEATURES`] this filesystem has.
+    pub fn notable_features(&self) -> Vec<&'static Feature> {
+        FEATURES
+            .iter()
+            .filter(|f| {
+                let word = match f.word {
+                    FeatureWord::Compat => self.feature_compat,
+                    FeatureWord::Incompat => self.feature_incompat,
+                    FeatureWord::RoCompat => self.feature_ro_compat,
+                };
+                word & f.mask != 0
+            })
+            .collect()
+    }
+}
+
 pub fn format_uuid(u: &[u8; 16]) -> String {
     let h: String = u.iter().map(|b| format!("{b:02x}")).collect();
     format!(
