@@ -23,7 +23,7 @@ if [ ! -f "$OUT/root/.debootstrap-done" ]; then
   chroot "$R" useradd -m -u 1000 -s /bin/bash -G sudo admin
   install -d -m 700 -o 1000 -g 1000 "$R/home/admin/.ssh"
   # A fixed test key (public half only); tests that need the private half generate their own.
-  echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHh0aXMtaXMtYS10ZXN0LWtleS1mb3ItcmVzY3Vl admin@test' \
+  echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRoaXMtaXMtYS10ZXN0LWtleS1mb3ItcmVzY3VlLW9r admin@test' \
     > "$R/home/admin/.ssh/authorized_keys"
   chown 1000:1000 "$R/home/admin/.ssh/authorized_keys"; chmod 600 "$R/home/admin/.ssh/authorized_keys"
   echo rescue-test > "$R/etc/hostname"

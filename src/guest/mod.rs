@@ -6,4 +6,5 @@ pub mod dpkg;
 pub mod elf;
 pub mod ldso;
 pub mod os_release;
+pub mod pam;
 pub mod systemd;

@@ -1,1 +1,3 @@
+pub mod authorized_keys;
 pub mod hostkey;
+pub mod strict_modes;

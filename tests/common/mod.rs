@@ -182,7 +182,7 @@ impl Guest {
         g.dir("/home/admin/.ssh", 0o700, 1000, 1000);
         g.file(
             "/home/admin/.ssh/authorized_keys",
-            b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHh0aXMtaXMtYS10ZXN0LWtleS1mb3ItcmVzY3Vl admin@test\n",
+            b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRoaXMtaXMtYS10ZXN0LWtleS1mb3ItcmVzY3VlLW9r admin@test\n",
             0o600,
             1000,
             1000,
