@@ -139,7 +139,7 @@ impl ShadowEntry {
     /// ("account expired due to inactive password").
     pub fn password_inactive(&self, today: i64) -> bool {
         match (self.lastchg, self.max, self.inactive) {
-            (Some(l), Some(m), Some(i)) if l > 0 && m >= 0 && m < 99_999 => today > l + m + i,
+            (Some(l), Some(m), Some(i)) if l > 0 && (0..99_999).contains(&m) => today > l + m + i,
             _ => false,
         }
     }
@@ -217,8 +217,6 @@ broken:x
         assert!(ok[2].password_inactive(10121) && !ok[2].password_inactive(10120));
         assert!(!ok[0].password_inactive(50000));
     }
-
-    use super::*;
 
     #[test]
     fn passwd_lines() {

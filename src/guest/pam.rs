@@ -53,8 +53,9 @@ impl PamLine {
                     .or_else(|| pairs.iter().find(|(k, _)| k == "default"))
                     .map(|(_, a)| a.as_str());
                 // An undefined action counts as `bad`; `ignore`, `reset` and jumps do not fail.
-                !matches!(action, Some("ignore") | Some("reset"))
-                    && !action.is_some_and(|a| a.parse::<u32>().is_ok())
+                let harmless = matches!(action, Some("ignore") | Some("reset"))
+                    || action.is_some_and(|a| a.parse::<u32>().is_ok());
+                !harmless
             }
         }
     }
