@@ -241,7 +241,7 @@ fn read_key(text: &str) -> Result<PublicKey, String> {
     if b64.contains('\r') {
         return Err("the base64 ends in a carriage return".into());
     }
-    let line = format!("{ty} {}", &rest[..]);
+    let line = format!("{ty} {rest}");
     hostkey::parse_public_line(&line).map_err(|e| e.to_string())
 }
 
