@@ -264,3 +264,124 @@ pub fn render_stat(s: &Stat) -> String {
     }
     out
 }
+
+/// The `login` subcommand's result.
+#[derive(Clone, Debug, Serialize)]
+pub struct LoginOutput {
+    pub user: String,
+    pub key_login: crate::report::LoginState,
+    pub steps: Vec<crate::audit::login::Step>,
+    pub findings: Vec<crate::report::Finding>,
+    pub key: Option<KeyCheck>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct KeyCheck {
+    pub fingerprint: String,
+    #[serde(rename = "type")]
+    pub key_type: String,
+    /// `file:line` of the authorized_keys entry that accepts it, `null` if none does.
+    pub authorized_at: Option<String>,
+}
+
+/// Reads a key given on the command line: a public key line, an authorized_keys line (options
+/// first), or a private key whose public half it carries (OpenSSH format, PEM RSA/EC).
+pub fn read_key_file(path: &Path) -> Result<crate::sshd::hostkey::PublicKey, String> {
+    use crate::sshd::hostkey;
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if bytes.windows(11).any(|w| w == b"PRIVATE KEY") {
+        let info =
+            hostkey::parse_private_key(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        if info.encrypted && info.public_blob.is_none() {
+            return Err(format!(
+                "{}: the key is passphrase-protected and its public half is not readable; pass the .pub file",
+                path.display()
+            ));
+        }
+        let blob = info
+            .public_blob
+            .ok_or_else(|| format!("{}: this private key format does not carry its public key; pass the .pub file (ssh-keygen -y -f KEY)", path.display()))?;
+        return Ok(hostkey::PublicKey {
+            key_type: info.key_type,
+            blob,
+            comment: info.comment,
+        });
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let parsed = crate::sshd::authorized_keys::parse(text.as_bytes());
+    parsed
+        .keys
+        .into_iter()
+        .next()
+        .map(|k| k.key)
+        .ok_or_else(|| {
+            format!(
+                "{}: no public key found (expected `TYPE BASE64 [COMMENT]`)",
+                path.display()
+            )
+        })
+}
+
+pub fn render_login(o: &LoginOutput, style: crate::report::text::Style) -> String {
+    use crate::report::{LoginState, Severity};
+    let mut out = String::new();
+    let _ = writeln!(out, "{} {}", style.bold("Login path for"), o.user);
+    for st in &o.steps {
+        let mark = match st.passed {
+            Some(true) => style.severity(Severity::Info, "  ok  "),
+            Some(false) => style.severity(Severity::Critical, " FAIL "),
+            None => style.severity(Severity::Warning, "  ?   "),
+        };
+        let _ = writeln!(out, "[{mark}] {}: {}", st.step, st.evidence);
+    }
+    out.push('\n');
+    for f in &o.findings {
+        let _ = writeln!(
+            out,
+            "{} {}",
+            style.severity(f.severity, &format!("[{}]", f.id)),
+            f.title
+        );
+        if let Some(p) = &f.path {
+            let _ = writeln!(
+                out,
+                "    where: {p}{}",
+                f.line.map(|l| format!(":{l}")).unwrap_or_default()
+            );
+        }
+        let _ = writeln!(out, "    why:   {}", f.detail);
+        if let Some(fix) = &f.fix {
+            let _ = writeln!(out, "    fix:   {}", style.bold(fix));
+        }
+    }
+    let state = match o.key_login {
+        LoginState::Allowed => "allowed",
+        LoginState::Blocked => "BLOCKED",
+        LoginState::Unknown => "unknown",
+    };
+    let _ = writeln!(out, "{} {state}", style.bold("Key login:"));
+    if let Some(k) = &o.key {
+        match &k.authorized_at {
+            Some(at) => {
+                let _ = writeln!(
+                    out,
+                    "{} {} ({}) is authorized at {at}",
+                    style.bold("Key:"),
+                    k.fingerprint,
+                    k.key_type
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "{} {} ({}) is NOT among the keys sshd accepts for {}",
+                    style.bold("Key:"),
+                    k.fingerprint,
+                    k.key_type,
+                    o.user
+                );
+            }
+        }
+    }
+    out
+}

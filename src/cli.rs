@@ -112,6 +112,21 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Walk one user's login path step by step; with --key, say whether that key is accepted.
+    Login {
+        target: PathBuf,
+        #[arg(long)]
+        user: String,
+        /// A public key, an authorized_keys line, or an unencrypted private key (OpenSSH or PEM).
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        #[arg(long, value_name = "N")]
+        partition: Option<u32>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        #[arg(long, value_name = "DIR", default_value = "/mnt/rescue")]
+        mount_point: String,
+    },
     /// Host keys sshd would load: type, size, SHA256 fingerprint (compare with known_hosts), and
     /// whether sshd can use each.
     Hostkeys {
@@ -287,6 +302,59 @@ fn run(cli: Cli) -> Result<u8, CliError> {
                 }
             }
             Ok(EXIT_OK)
+        }
+        Command::Login {
+            target,
+            user,
+            key,
+            partition,
+            format,
+            mount_point,
+        } => {
+            let insp = inspect::inspect(&target, partition)?;
+            let root = root_of(&insp)?;
+            let key = match &key {
+                Some(k) => Some(crate::browse::read_key_file(k).map_err(CliError::Message)?),
+                None => None,
+            };
+            let settings = Settings { mount_point };
+            let facts = audit::sshd::SshdFacts::gather(root);
+            let cfg = audit::sshd::login_config(&facts);
+            let acc = audit::login::Accounts::read(&root.fs);
+            let r = audit::login::evaluate(
+                &root.fs,
+                &acc,
+                &cfg,
+                facts.family,
+                facts.version,
+                &user,
+                &settings,
+            );
+            let matched = key.as_ref().map(|k| {
+                r.usable_keys
+                    .iter()
+                    .find(|(_, _, u)| u.blob == k.blob)
+                    .map(|(p, l, _)| format!("{}:{l}", p.display()))
+            });
+            let out = crate::browse::LoginOutput {
+                user: user.clone(),
+                key_login: r.state,
+                steps: r.steps.clone(),
+                findings: r.findings.clone(),
+                key: key.as_ref().map(|k| crate::browse::KeyCheck {
+                    fingerprint: k.fingerprint(),
+                    key_type: k.key_type.label().to_string(),
+                    authorized_at: matched.clone().flatten(),
+                }),
+            };
+            match format {
+                Format::Json => {
+                    emit(&(serde_json::to_string_pretty(&out).unwrap_or_default() + "\n"))
+                }
+                Format::Text => emit(&crate::browse::render_login(&out, style)),
+            }
+            let blocked = r.state == report::LoginState::Blocked || matches!(matched, Some(None));
+            Ok(if blocked { EXIT_FINDINGS } else { EXIT_OK })
         }
         Command::Hostkeys {
             target,

@@ -260,7 +260,7 @@ fn mounted_directory_is_confined_to_the_guest() {
     g.symlink("/home", "/srv/home");
     g.text(
         "/srv/home/admin/.ssh/authorized_keys",
-        "ssh-ed25519 AAAA guest-key\n",
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRoaXMtaXMtYS10ZXN0LWtleS1mb3ItcmVzY3VlLW9r guest-key\n",
     );
     g.symlink("/etc/escape-abs", "/etc/hostname");
     g.symlink("/etc/escape-rel", "../../../../../../../../etc/hostname");
@@ -272,7 +272,13 @@ fn mounted_directory_is_confined_to_the_guest() {
     let (code, out, _) = run(&[&"cat", &root, &"/etc/escape-rel"]);
     assert_eq!((code, out.as_str()), (0, "fixture\n"));
     let (code, out, _) = run(&[&"cat", &root, &"/home/admin/.ssh/authorized_keys"]);
-    assert_eq!((code, out.as_str()), (0, "ssh-ed25519 AAAA guest-key\n"));
+    assert_eq!(
+        (code, out.as_str()),
+        (
+            0,
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRoaXMtaXMtYS10ZXN0LWtleS1mb3ItcmVzY3VlLW9r guest-key\n"
+        )
+    );
     let (code, _, err) = run(&[&"cat", &root, &"/loop"]);
     assert_eq!(code, 2);
     assert!(err.contains("too many levels of symbolic links"), "{err}");

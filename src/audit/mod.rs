@@ -4,6 +4,7 @@
 
 mod disk;
 mod files;
+pub mod login;
 pub mod sshd;
 mod volume;
 
@@ -46,6 +47,7 @@ pub fn rules() -> Vec<&'static Rule> {
         .iter()
         .chain(files::RULES.iter())
         .chain(disk::RULES.iter())
+        .chain(login::RULES.iter())
         .chain(sshd::service::RULES.iter())
         .chain(sshd::hostkeys::RULES.iter())
         .copied()
@@ -83,11 +85,13 @@ pub fn run(insp: &Inspection, settings: &Settings) -> (Vec<Finding>, Verdict) {
     let mut findings = Vec::new();
     volume::audit(insp, settings, &mut findings);
     disk::audit(insp, settings, &mut findings);
+    let mut logins = Vec::new();
     if let Some(root) = &insp.root {
         files::audit(root, settings, &mut findings);
-        sshd::audit(root, settings, &mut findings);
+        logins = sshd::audit(root, settings, &mut findings);
     }
-    let verdict = verdict(&findings);
+    let mut verdict = verdict(&findings);
+    verdict.logins = logins;
     (findings, verdict)
 }
 

@@ -25,6 +25,37 @@ pub fn fnmatch(pattern: &[u8], name: &[u8]) -> bool {
     match_from(pattern, name)
 }
 
+/// Matches with `*` and `?` only, no bracket expressions and no special leading dot: the
+/// wildcard language of OpenSSH's `match_pattern` (match.c).
+pub fn fnmatch_plain(pattern: &[u8], name: &[u8]) -> bool {
+    let (mut pi, mut ni) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < name.len() {
+        match pattern.get(pi) {
+            Some(b'*') => {
+                star = Some((pi, ni));
+                pi += 1;
+                continue;
+            }
+            Some(&c) if c == b'?' || c == name[ni] => {
+                pi += 1;
+                ni += 1;
+                continue;
+            }
+            _ => {}
+        }
+        match star {
+            Some((sp, sn)) => {
+                pi = sp + 1;
+                ni = sn + 1;
+                star = Some((sp, sn + 1));
+            }
+            None => return false,
+        }
+    }
+    pattern[pi..].iter().all(|&c| c == b'*')
+}
+
 fn match_from(p: &[u8], n: &[u8]) -> bool {
     // Iterative matcher with single-star backtracking: linear in practice, no recursion depth
     // for a hostile pattern.
@@ -178,6 +209,8 @@ mod tests {
         assert!(fnmatch(b"*a*b*c", b"xxaxxbxxc"));
         assert!(!fnmatch(b"*a*b*c", b"xxaxxbxx"));
         assert!(fnmatch(b"\\*", b"*"));
+        assert!(fnmatch_plain(b"adm*", b"admin") && fnmatch_plain(b"?dmin", b"admin"));
+        assert!(!fnmatch_plain(b"[a]dmin", b"admin") && fnmatch_plain(b"*", b".x"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::guest::ldso::{self, Closure};
 use crate::guest::os_release::Family;
 use crate::guest::systemd::{self, ServiceState};
 use crate::inspect::Root;
-use crate::report::Finding;
+use crate::report::{Finding, LoginVerdict};
 
 use super::Settings;
 
@@ -165,14 +165,22 @@ pub fn host_key_paths(_facts: &SshdFacts) -> Vec<(String, Option<(String, usize)
     hostkeys::default_keys()
 }
 
-pub fn audit(root: &Root, s: &Settings, out: &mut Vec<Finding>) {
+/// The sshd audits and the login verdicts.
+pub fn audit(root: &Root, s: &Settings, out: &mut Vec<Finding>) -> Vec<LoginVerdict> {
     let facts = SshdFacts::gather(root);
     if !facts.installed() {
         // FILE-001 says the server is not installed; nothing more to say here.
-        return;
+        return Vec::new();
     }
     service::audit(&facts, s, out);
     hostkeys::audit(&facts, &host_key_paths(&facts), s, out);
+    let cfg = login_config(&facts);
+    super::login::audit(facts.fs, &cfg, facts.family, facts.version, s, out)
+}
+
+/// The login-relevant configuration for a connection.
+pub fn login_config(facts: &SshdFacts) -> super::login::LoginConfig {
+    super::login::LoginConfig::defaults(facts.family)
 }
 
 #[cfg(test)]

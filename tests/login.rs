@@ -1,0 +1,309 @@
+//! Will this user log in with this key: each classic breakage yields `blocked` with the right
+//! rule, path and fix, and the healthy twin yields `allowed`.
+
+mod common;
+
+use common::*;
+
+type Mutation = Box<dyn Fn(&mut Guest)>;
+
+fn report(g: &Guest, name: &str) -> serde_json::Value {
+    let t = tempdir();
+    let img = g.ext4(t.path(), &t.path().join(format!("{name}.ext4")), 24, &[]);
+    check_json(&img, &[]).1
+}
+
+fn verdict<'a>(r: &'a serde_json::Value, user: &str) -> &'a serde_json::Value {
+    r["verdict"]["logins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["user"] == user)
+        .unwrap_or_else(|| panic!("no verdict for {user}: {r}"))
+}
+
+fn finding<'a>(r: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == id)
+        .unwrap_or_else(|| panic!("no {id}: {r}"))
+}
+
+#[test]
+fn healthy_user_is_allowed() {
+    let r = report(&Guest::debian(), "ok");
+    assert_eq!(verdict(&r, "admin")["key_login"], "allowed", "{r}");
+    assert_eq!(r["summary"]["critical"], 0, "{r}");
+}
+
+#[test]
+fn each_classic_breakage_blocks_with_rule_path_and_fix() {
+    const DSA: &str = "ssh-dss AAAAB3NzaC1kc3MAAACBAP1/U4EddRIpUt9KnC7s5Of2EbdSPO9EAMMeP4C2USZpRV1AIlH7WT2NWPq/xfW6MPbLm1Vs14E7gB00b/JmYLdrmVClpJ+f6AR7ECLCT7up1/63xhv4O1fnxqimFQ8E+4P208UewwI1VBNaFpEy9nXzrith1yrv8iIDGZ3RSAHHAAAAFQCXYFCPFSMLzLKSuYKi64QL8Fgc9QAAAIEA9+GghdabPd7LvKtcNrhXuXmUr7v6OuqC+VdMCz0HgmdRWVeOutRZT+ZxBxCBgLRJFnEj6EwoFhO3zwkyjMim4TwWeotUfI0o4KOuHiuzpnWRbqN/C/ohNWLx+2J6ASQ7zKTxvqhRkImog9/hWuWfBpKLZl6Ae1UlZAFMO/7PSSoAAACBAKKSU2PFl/qOLxIwmBZPPIcJshVe7bVUpFvyl3BbJDow8rXfskl8wO63OzP/qLmcJM0+JbcRU/53JjTuyk31drV2qxhIOsLDC9dGCWj47Y7TyhPdXh/0dthTRBy6bqGtRPxGa7gJov1xm/UuYYXPIUR/3x9MAZvZ5xvE0kYXO+rx dsa@old\n";
+    let cases: Vec<(&str, Mutation, &str, &str, &str)> = vec![
+        (
+            "ssh-0777",
+            Box::new(|g: &mut Guest| {
+                g.dir("/home/admin/.ssh", 0o777, 1000, 1000);
+            }),
+            "PERM-001",
+            "/home/admin/.ssh",
+            "chmod 700 /mnt/rescue/home/admin/.ssh",
+        ),
+        (
+            "keys-owned-by-other",
+            Box::new(|g: &mut Guest| {
+                let n = g
+                    .nodes
+                    .iter_mut()
+                    .find(|n| n.path == "/home/admin/.ssh/authorized_keys")
+                    .unwrap();
+                n.uid = 1001;
+            }),
+            "PERM-001",
+            "/home/admin/.ssh/authorized_keys",
+            "chown 1000:1000 /mnt/rescue/home/admin/.ssh/authorized_keys",
+        ),
+        (
+            "home-0777",
+            Box::new(|g: &mut Guest| {
+                g.dir("/home/admin", 0o777, 1000, 1000);
+            }),
+            "PERM-001",
+            "/home/admin",
+            "chmod go-w /mnt/rescue/home/admin",
+        ),
+        (
+            "no-keys",
+            Box::new(|g: &mut Guest| {
+                g.remove("/home/admin/.ssh/authorized_keys");
+            }),
+            "AK-001",
+            "/home/admin/.ssh/authorized_keys",
+            "install -d -m 700 -o 1000 -g 1000 /mnt/rescue/home/admin/.ssh",
+        ),
+        (
+            "no-home",
+            Box::new(|g: &mut Guest| {
+                g.remove("/home/admin");
+            }),
+            "ACC-003",
+            "/home/admin",
+            "mkdir -p /mnt/rescue/home/admin && chown 1000:1000",
+        ),
+        (
+            "no-shell",
+            Box::new(|g: &mut Guest| {
+                g.text("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\nsshd:x:100:65534::/run/sshd:/usr/sbin/nologin\nadmin:x:1000:1000:Admin,,,:/home/admin:/bin/zsh\n");
+            }),
+            "ACC-002",
+            "/etc/passwd",
+            "usermod -s /bin/bash admin",
+        ),
+        (
+            "nologin",
+            Box::new(|g: &mut Guest| {
+                g.file("/usr/sbin/nologin", FAKE_ELF, 0o755, 0, 0);
+                g.text("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\nsshd:x:100:65534::/run/sshd:/usr/sbin/nologin\nadmin:x:1000:1000:Admin,,,:/home/admin:/usr/sbin/nologin\n");
+            }),
+            "ACC-002",
+            "/etc/passwd",
+            "usermod -s /bin/bash admin",
+        ),
+        (
+            "expired",
+            Box::new(|g: &mut Guest| {
+                g.file("/etc/shadow", b"root:*:19000:0:99999:7:::\nsshd:!:19000::::::\nadmin:!:19000:0:99999:7::19001:\n", 0o640, 0, 42);
+            }),
+            "ACC-004",
+            "/etc/shadow",
+            "chage -E -1",
+        ),
+        (
+            "only-dsa",
+            Box::new(move |g: &mut Guest| {
+                g.file(
+                    "/home/admin/.ssh/authorized_keys",
+                    DSA.as_bytes(),
+                    0o600,
+                    1000,
+                    1000,
+                );
+            }),
+            "AK-003",
+            "/home/admin/.ssh/authorized_keys",
+            "ssh-keygen -t ed25519",
+        ),
+        (
+            "crlf-no-comment",
+            Box::new(|g: &mut Guest| {
+                g.file("/home/admin/.ssh/authorized_keys", b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRoaXMtaXMtYS10ZXN0LWtleS1mb3ItcmVzY3VlLW9r\r\n", 0o600, 1000, 1000);
+            }),
+            "AK-002",
+            "/home/admin/.ssh/authorized_keys",
+            "sed -i",
+        ),
+        (
+            "pam-session-module",
+            Box::new(|g: &mut Guest| {
+                g.text(
+                    "/etc/pam.d/sshd",
+                    "account required pam_nologin.so\nsession required pam_limits.so\n",
+                );
+                let dir = std::fs::canonicalize("/lib/x86_64-linux-gnu")
+                    .unwrap()
+                    .join("security");
+                g.file(
+                    dir.join("pam_nologin.so").to_str().unwrap(),
+                    FAKE_ELF,
+                    0o644,
+                    0,
+                    0,
+                );
+            }),
+            "PAM-001",
+            "/etc/pam.d/sshd",
+            "apt-get install --reinstall libpam-modules",
+        ),
+        (
+            "nologin-file",
+            Box::new(|g: &mut Guest| {
+                g.text("/etc/pam.d/sshd", "account required pam_nologin.so\n");
+                let dir = std::fs::canonicalize("/lib/x86_64-linux-gnu")
+                    .unwrap()
+                    .join("security");
+                g.file(
+                    dir.join("pam_nologin.so").to_str().unwrap(),
+                    FAKE_ELF,
+                    0o644,
+                    0,
+                    0,
+                );
+                g.text("/etc/nologin", "System is going down\n");
+            }),
+            "PAM-002",
+            "/etc/nologin",
+            "rm /mnt/rescue/etc/nologin",
+        ),
+        (
+            "dangling-home-link",
+            Box::new(|g: &mut Guest| {
+                g.remove("/home");
+                g.symlink("/home", "/srv/home");
+            }),
+            "ACC-003",
+            "/home/admin",
+            "mkdir -p /mnt/rescue/home/admin",
+        ),
+    ];
+    for (name, mutate, id, path, fix) in cases {
+        let mut g = Guest::debian();
+        mutate(&mut g);
+        let r = report(&g, name);
+        assert_eq!(verdict(&r, "admin")["key_login"], "blocked", "{name}: {r}");
+        let f = finding(&r, id);
+        assert_eq!(f["user"], "admin", "{name}");
+        assert_eq!(f["severity"], "critical", "{name}: {f}");
+        assert_eq!(f["path"], path, "{name}: {f}");
+        assert!(
+            f["fix"].as_str().is_some_and(|x| x.contains(fix)),
+            "{name}: {f}"
+        );
+        assert!(
+            verdict(&r, "admin")["reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x == id),
+            "{name}"
+        );
+        finding(&r, "LOGIN-001");
+    }
+}
+
+#[test]
+fn home_behind_an_absolute_symlink_is_followed_inside_the_guest() {
+    let mut g = Guest::debian();
+    g.remove("/home");
+    g.dir("/srv/home/admin/.ssh", 0o700, 1000, 1000);
+    g.dir("/srv/home/admin", 0o755, 1000, 1000);
+    g.file(
+        "/srv/home/admin/.ssh/authorized_keys",
+        b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRoaXMtaXMtYS10ZXN0LWtleS1mb3ItcmVzY3VlLW9r admin\n",
+        0o600,
+        1000,
+        1000,
+    );
+    g.symlink("/home", "/srv/home");
+    let r = report(&g, "srv-home");
+    assert_eq!(verdict(&r, "admin")["key_login"], "allowed", "{r}");
+    // Broken behind the link: .ssh world-writable under /srv/home.
+    g.dir("/srv/home/admin/.ssh", 0o777, 1000, 1000);
+    let r = report(&g, "srv-home-bad");
+    assert_eq!(verdict(&r, "admin")["key_login"], "blocked");
+    assert_eq!(
+        finding(&r, "PERM-001")["path"],
+        "/srv/home/admin/.ssh",
+        "the real path is named"
+    );
+}
+
+#[test]
+fn login_subcommand_checks_a_given_key() {
+    let t = tempdir();
+    let img = Guest::debian().ext4(t.path(), &t.path().join("k.ext4"), 24, &[]);
+    let good = t.path().join("good.pub");
+    std::fs::write(
+        &good,
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRoaXMtaXMtYS10ZXN0LWtleS1mb3ItcmVzY3VlLW9r me\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(&[&"login", &img, &"--user", &"admin", &"--key", &good]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("is authorized at /home/admin/.ssh/authorized_keys:1"),
+        "{out}"
+    );
+    // A fresh key pair (private key given): not authorized; its fingerprint equals ssh-keygen's.
+    let other = t.path().join("other");
+    check(
+        std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&other)
+            .output()
+            .unwrap(),
+        "ssh-keygen",
+    );
+    let fp = String::from_utf8_lossy(
+        &std::process::Command::new("ssh-keygen")
+            .arg("-lf")
+            .arg(&other)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .split_whitespace()
+    .nth(1)
+    .unwrap()
+    .to_string();
+    let (code, out, _) = run(&[
+        &"login",
+        &img,
+        &"--user",
+        &"admin",
+        &"--key",
+        &other,
+        &"--format",
+        &"json",
+    ]);
+    assert_eq!(code, 1);
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["key"]["fingerprint"], fp.as_str());
+    assert!(j["key"]["authorized_at"].is_null());
+    assert_eq!(j["key_login"], "allowed");
+    // An unknown user.
+    let (code, out, _) = run(&[&"login", &img, &"--user", &"nobody2"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("ACC-001"), "{out}");
+}
