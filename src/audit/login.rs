@@ -289,7 +289,7 @@ impl Accounts {
         let mut out: Vec<String> = self
             .groups
             .iter()
-            .filter(|g| g.gid == user.gid || g.members.iter().any(|m| *m == user.name))
+            .filter(|g| g.gid == user.gid || g.members.contains(&user.name))
             .map(|g| g.name.clone())
             .collect();
         out.sort();
