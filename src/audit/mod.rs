@@ -2,6 +2,7 @@
 //! are plain functions from what was read off the volume to findings. Audits never read raw
 //! bytes of the device and never print.
 
+mod boot;
 mod disk;
 mod files;
 pub mod login;
@@ -47,6 +48,7 @@ pub fn rules() -> Vec<&'static Rule> {
         .iter()
         .chain(files::RULES.iter())
         .chain(disk::RULES.iter())
+        .chain(boot::RULES.iter())
         .chain(login::RULES.iter())
         .chain(sshd::service::RULES.iter())
         .chain(sshd::hostkeys::RULES.iter())
@@ -85,6 +87,7 @@ pub fn run(insp: &Inspection, settings: &Settings) -> (Vec<Finding>, Verdict) {
     let mut findings = Vec::new();
     volume::audit(insp, settings, &mut findings);
     disk::audit(insp, settings, &mut findings);
+    boot::audit(insp, settings, &mut findings);
     let mut logins = Vec::new();
     if let Some(root) = &insp.root {
         files::audit(root, settings, &mut findings);
