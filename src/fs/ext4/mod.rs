@@ -122,7 +122,13 @@ pub fn open(slice: &Slice) -> Result<Ext4Volume, FsError> {
         label,
     };
     Ok(Ext4Volume {
-        fs: RootFs::new(Box::new(Ext4Backend { fs }), info),
+        fs: RootFs::new(
+            Box::new(Ext4Backend {
+                fs,
+                stat_cache: Default::default(),
+            }),
+            info,
+        ),
         superblock: sb,
         notes,
     })
@@ -140,7 +146,14 @@ fn load_error(e: &Ext4Error) -> FsError {
 
 struct Ext4Backend {
     fs: Ext4,
+    /// `lstat` answers by path. `ext4-view` resolves every path from `/` again, and `RootFs`
+    /// resolves component by component, so the same prefixes are looked up over and over; the
+    /// volume is read-only, so answers never go stale. Cleared when it grows past
+    /// `STAT_CACHE_MAX` to bound memory.
+    stat_cache: std::cell::RefCell<std::collections::HashMap<PathBuf, Metadata>>,
 }
+
+const STAT_CACHE_MAX: usize = 16_384;
 
 /// Maps a library error to ours, naming the guest path.
 fn map_err(path: &Path, e: Ext4Error) -> FsError {
@@ -187,6 +200,33 @@ fn convert_time(t: ext4_view::Timestamp) -> Time {
 
 impl Backend for Ext4Backend {
     fn lstat(&self, path: &Path) -> Result<Metadata, FsError> {
+        if let Some(md) = self.stat_cache.borrow().get(path) {
+            return Ok(md.clone());
+        }
+        let md = self.lstat_uncached(path)?;
+        let mut cache = self.stat_cache.borrow_mut();
+        if cache.len() >= STAT_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(path.to_path_buf(), md.clone());
+        Ok(md)
+    }
+
+    fn read_link(&self, path: &Path) -> Result<PathBuf, FsError> {
+        self.read_link_impl(path)
+    }
+
+    fn read_dir(&self, path: &Path) -> Result<Vec<DirEntry>, FsError> {
+        self.read_dir_impl(path)
+    }
+
+    fn open(&self, path: &Path) -> Result<Box<dyn Read + '_>, FsError> {
+        self.open_impl(path)
+    }
+}
+
+impl Ext4Backend {
+    fn lstat_uncached(&self, path: &Path) -> Result<Metadata, FsError> {
         let md = self
             .fs
             .symlink_metadata(path.as_os_str().as_bytes())
@@ -205,7 +245,7 @@ impl Backend for Ext4Backend {
         })
     }
 
-    fn read_link(&self, path: &Path) -> Result<PathBuf, FsError> {
+    fn read_link_impl(&self, path: &Path) -> Result<PathBuf, FsError> {
         let t = self
             .fs
             .read_link(path.as_os_str().as_bytes())
@@ -213,7 +253,7 @@ impl Backend for Ext4Backend {
         Ok(PathBuf::from(OsStr::from_bytes(t.as_ref())))
     }
 
-    fn read_dir(&self, path: &Path) -> Result<Vec<DirEntry>, FsError> {
+    fn read_dir_impl(&self, path: &Path) -> Result<Vec<DirEntry>, FsError> {
         let rd = self
             .fs
             .read_dir(path.as_os_str().as_bytes())
@@ -238,7 +278,7 @@ impl Backend for Ext4Backend {
         Ok(out)
     }
 
-    fn open(&self, path: &Path) -> Result<Box<dyn Read + '_>, FsError> {
+    fn open_impl(&self, path: &Path) -> Result<Box<dyn Read + '_>, FsError> {
         let f = self
             .fs
             .open(path.as_os_str().as_bytes())
