@@ -1,16 +1,56 @@
-//! CRC-32 (IEEE 802.3, GPT) and CRC-32C (Castagnoli, ext4 metadata_csum).
-// Placeholder until the volume helper lands its version (bitwise, correct, slow).
-pub fn crc32c_raw(seed: u32, data: &[u8]) -> u32 {
-    let mut crc = seed;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0x82F6_3B78
-            } else {
-                crc >> 1
-            };
+//! CRC-32 (IEEE 802.3, as GPT uses it) and CRC-32C (Castagnoli, ext4 metadata_csum), table
+//! driven with tables built at compile time.
+
+const fn table(poly: u32) -> [u32; 256] {
+    let mut t = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 { (c >> 1) ^ poly } else { c >> 1 };
+            k += 1;
         }
+        t[i] = c;
+        i += 1;
+    }
+    t
+}
+
+static CRC32_TABLE: [u32; 256] = table(0xEDB8_8320);
+static CRC32C_TABLE: [u32; 256] = table(0x82F6_3B78);
+
+fn update(table: &[u32; 256], mut crc: u32, data: &[u8]) -> u32 {
+    for &b in data {
+        crc = table[((crc ^ u32::from(b)) & 0xFF) as usize] ^ (crc >> 8);
     }
     crc
+}
+
+/// CRC-32 as the UEFI spec uses it for GPT headers and partition arrays.
+pub fn crc32(data: &[u8]) -> u32 {
+    !update(&CRC32_TABLE, !0, data)
+}
+
+/// CRC-32C seeded with `seed`, without the final inversion: how ext4 computes its metadata
+/// checksums (`ext4_chksum`); the superblock's is `crc32c_raw(!0, &sb[..0x3FC])`.
+pub fn crc32c_raw(seed: u32, data: &[u8]) -> u32 {
+    update(&CRC32C_TABLE, seed, data)
+}
+
+/// Standard CRC-32C.
+pub fn crc32c(data: &[u8]) -> u32 {
+    !crc32c_raw(!0, data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_values() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32c(b"123456789"), 0xE306_9283);
+        assert_eq!(crc32(b""), 0);
+    }
 }
