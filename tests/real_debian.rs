@@ -102,3 +102,78 @@ fn real_debian_12_in_every_packing() {
         let _ = Command::new("losetup").arg("-d").arg(dev).status();
     }
 }
+
+/// Real Debian 12 broken in the classic ways, one copy each (debugfs -w on a sparse copy).
+#[test]
+fn real_debian_12_breakages_are_found() {
+    let Some(dir) = cache() else {
+        eprintln!("skipped: set RESCUE_INSPECT_DEBIAN (scripts/e2e-debian.sh does)");
+        return;
+    };
+    let t = tempdir();
+    let cases: [(&str, &str, &str, &str); 6] = [
+        (
+            "libcrypto",
+            "rm /usr/lib/x86_64-linux-gnu/libcrypto.so.3\n",
+            "SSHD-LIB-001",
+            "libcrypto.so.3",
+        ),
+        (
+            "disabled",
+            "rm /etc/systemd/system/multi-user.target.wants/ssh.service\n",
+            "SSHD-SVC-001",
+            "ssh.service",
+        ),
+        (
+            "masked",
+            "rm /etc/systemd/system/sshd.service\nsymlink /etc/systemd/system/ssh.service /dev/null\n",
+            "SSHD-SVC-002",
+            "masked",
+        ),
+        (
+            "keys-0644",
+            "sif /etc/ssh/ssh_host_rsa_key mode 0100644\nsif /etc/ssh/ssh_host_ecdsa_key mode 0100644\nsif /etc/ssh/ssh_host_ed25519_key mode 0100644\n",
+            "SSHD-KEY-001",
+            "no usable host key",
+        ),
+        (
+            "no-config",
+            "rm /etc/ssh/sshd_config\n",
+            "FILE-001",
+            "sshd_config",
+        ),
+        (
+            "ssh-0777",
+            "sif /home/admin/.ssh mode 040777\n",
+            "PERM-001",
+            "/home/admin/.ssh",
+        ),
+    ];
+    for (name, script, id, word) in cases {
+        let img = t.path().join(format!("{name}.img"));
+        let ok = Command::new("cp")
+            .arg("--sparse=always")
+            .arg(dir.join("ext4.img"))
+            .arg(&img)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        debugfs_w(&img, script);
+        let (code, r) = check_json(&img, &[]);
+        assert_eq!(code, 1, "{name}: {r}");
+        let f = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == id)
+            .unwrap_or_else(|| panic!("{name}: no {id}: {r}"));
+        assert_eq!(f["severity"], "critical", "{name}");
+        assert!(
+            f["title"].as_str().unwrap().contains(word)
+                || f["path"].as_str().unwrap_or("").contains(word),
+            "{name}: {f}"
+        );
+        assert!(f["fix"].as_str().is_some(), "{name}");
+        let _ = std::fs::remove_file(&img);
+    }
+}
