@@ -414,7 +414,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             let mut s = String::new();
             for r in audit::rules() {
                 s.push_str(&format!(
-                    "{:<10} {:<8} {:<16} {}\n",
+                    "{:<13} {:<8} {:<16} {}\n",
                     r.id,
                     r.severity.as_str(),
                     r.category.as_str(),

@@ -307,3 +307,37 @@ fn login_subcommand_checks_a_given_key() {
     assert_eq!(code, 1);
     assert!(out.contains("ACC-001"), "{out}");
 }
+
+#[test]
+fn malformed_and_duplicate_accounts() {
+    let mut g = Guest::debian();
+    g.text("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\nsshd:x:100:65534::/run/sshd:/usr/sbin/nologin\nadmin:x:1000:1000:Admin,,,:/home/admin:/bin/bash\nbroken:x:1001\ntoor:x:0:0::/root:/bin/bash\nadmin:x:1002:1002::/home/x:/bin/sh\n");
+    let r = report(&g, "acc");
+    let f: Vec<&serde_json::Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "ACC-005")
+        .collect();
+    let lines: Vec<u64> = f.iter().map(|f| f["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, vec![4, 5, 6], "{r}");
+    assert_eq!(verdict(&r, "admin")["key_login"], "allowed");
+}
+
+#[test]
+fn unevaluated_sshd_config_makes_the_verdict_unknown() {
+    let mut g = Guest::debian();
+    g.text(
+        "/etc/ssh/sshd_config.d/10-users.conf",
+        "AllowUsers deploy\n",
+    );
+    let r = report(&g, "allowusers");
+    assert_eq!(verdict(&r, "admin")["key_login"], "unknown", "{r}");
+    let t = tempdir();
+    let img = g.ext4(t.path(), &t.path().join("a.ext4"), 24, &[]);
+    let (_, out, _) = run(&[&"login", &img, &"--user", &"admin"]);
+    assert!(
+        out.contains("/etc/ssh/sshd_config.d/10-users.conf:1: AllowUsers deploy"),
+        "{out}"
+    );
+}

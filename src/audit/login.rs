@@ -97,7 +97,9 @@ rule!(
     "sshd's configuration does not allow this user to log in with a key",
     "Evaluates, as sshd does for this user: DenyUsers, AllowUsers, DenyGroups, AllowGroups (in that \
 order, patterns with optional @host), PermitRootLogin for root, PubkeyAuthentication and \
-AuthenticationMethods, with Match blocks for the user applied.\n\nWhy it matters: sshd refuses the \
+AuthenticationMethods, with Match blocks for the user applied. NOTE: this build has no \
+sshd_config model yet; it assumes OpenSSH's defaults and, when the guest's configuration sets any \
+of these keywords, reports the login as `unknown` and lists the lines instead of this finding.\n\nWhy it matters: sshd refuses the \
 login before looking at keys (\"User X from Y not allowed because not listed in AllowUsers\"), or \
 never offers publickey.\n\nFix: edit the configuration line named in the finding."
 );
@@ -108,7 +110,8 @@ rule!(
     SshdConfig,
     "root key login is disabled on purpose",
     "PermitRootLogin no, or a root authorized_keys line whose command= only prints a message (cloud \
-images: \"Please login as the user ubuntu\").\n\nWhy it matters: context; root cannot log in with \
+images: \"Please login as the user ubuntu\"). Evaluated from sshd_config once its model lands \
+(see AUTH-001).\n\nWhy it matters: context; root cannot log in with \
 a key, by design.\n\nFix: log in as the image's default user."
 );
 rule!(
@@ -221,6 +224,10 @@ pub struct LoginConfig {
     pub chroot_directory: Option<String>,
     /// keyword (lower case) → where it was set, for findings.
     pub origin: Vec<(String, String, usize)>,
+    /// Lines of the guest's sshd configuration that change key logins but were not evaluated
+    /// (this build has no sshd_config model yet): (file, line, text). A verdict that would be
+    /// `allowed` becomes `unknown` when there are any.
+    pub unevaluated: Vec<(String, usize, String)>,
 }
 
 impl LoginConfig {
@@ -246,7 +253,58 @@ impl LoginConfig {
             required_rsa_size: 1024,
             chroot_directory: None,
             origin: Vec::new(),
+            unevaluated: Vec::new(),
         }
+    }
+
+    /// The defaults, with the guest's sshd_config and drop-ins scanned for keywords that would
+    /// change a key login (see `unevaluated`).
+    pub fn from_guest(fs: &RootFs, family: Family) -> LoginConfig {
+        const KEYWORDS: &[&str] = &[
+            "allowusers",
+            "denyusers",
+            "allowgroups",
+            "denygroups",
+            "permitrootlogin",
+            "pubkeyauthentication",
+            "authorizedkeysfile",
+            "authorizedkeyscommand",
+            "authenticationmethods",
+            "match",
+            "strictmodes",
+            "pubkeyacceptedalgorithms",
+            "pubkeyacceptedkeytypes",
+            "requiredrsasize",
+            "chrootdirectory",
+            "usepam",
+            "revokedkeys",
+        ];
+        let mut cfg = LoginConfig::defaults(family);
+        let mut files = vec![PathBuf::from("/etc/ssh/sshd_config")];
+        files.extend(fs.glob("/etc/ssh/sshd_config.d/*.conf").unwrap_or_default());
+        for f in files {
+            let Ok(text) = fs.read_to_string_lossy(&f) else {
+                continue;
+            };
+            for (i, line) in text.lines().enumerate() {
+                let l = line.trim();
+                let kw = l
+                    .split(|c: char| c.is_whitespace() || c == '=')
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
+                if l.starts_with('#') || !KEYWORDS.contains(&kw.as_str()) {
+                    continue;
+                }
+                // The distributions' own setting, which the defaults above already assume.
+                if kw == "usepam" && cfg.use_pam && l.to_ascii_lowercase().ends_with("yes") {
+                    continue;
+                }
+                cfg.unevaluated
+                    .push((f.display().to_string(), i + 1, l.to_string()));
+            }
+        }
+        cfg
     }
 
     fn origin(&self, keyword: &str) -> Option<(String, usize)> {
@@ -741,6 +799,24 @@ pub fn evaluate(
         step(&mut r, "home", Some(true), format!("{} exists", pw.home));
     }
 
+    if !cfg.unevaluated.is_empty() {
+        let lines: Vec<String> = cfg
+            .unevaluated
+            .iter()
+            .take(8)
+            .map(|(f, l, t)| format!("{f}:{l}: {t}"))
+            .collect();
+        step(
+            &mut r,
+            "sshd_config",
+            None,
+            format!(
+                "not evaluated by this build (OpenSSH defaults assumed); these lines may change the result: {}",
+                lines.join("; ")
+            ),
+        );
+    }
+
     // 7. Keys.
     if let Some(cmd) = &cfg.authorized_keys_command {
         step(
@@ -937,10 +1013,8 @@ pub fn evaluate(
     } else if no_usable && r.state != LoginState::Blocked && cfg.authorized_keys_command.is_none() {
         r.state = LoginState::Blocked;
     }
-    if cfg.authorized_keys_command.is_some()
-        && r.usable_keys.is_empty()
-        && r.state == LoginState::Allowed
-    {
+    let keys_elsewhere = cfg.authorized_keys_command.is_some() && r.usable_keys.is_empty();
+    if (keys_elsewhere || !cfg.unevaluated.is_empty()) && r.state == LoginState::Allowed {
         r.state = LoginState::Unknown;
     }
 
@@ -1100,6 +1174,63 @@ pub fn candidates(fs: &RootFs, acc: &Accounts, cfg: &LoginConfig) -> Vec<String>
     out
 }
 
+/// Malformed lines and duplicates in the account databases (ACC-005).
+fn account_files(fs: &RootFs, s: &Settings, out: &mut Vec<Finding>) {
+    let mp = s.mount_point.trim_end_matches('/');
+    let text = |p: &str| fs.read_to_string_lossy(p).unwrap_or_default();
+    let mut bad: Vec<(&str, accounts::BadLine)> = Vec::new();
+    let (passwd, b) = accounts::parse_passwd(&text("/etc/passwd"));
+    bad.extend(b.into_iter().map(|b| ("/etc/passwd", b)));
+    bad.extend(
+        accounts::parse_shadow(&text("/etc/shadow"))
+            .1
+            .into_iter()
+            .map(|b| ("/etc/shadow", b)),
+    );
+    let (groups, b) = accounts::parse_group(&text("/etc/group"));
+    bad.extend(b.into_iter().map(|b| ("/etc/group", b)));
+    for (file, b) in bad {
+        out.push(ACC_005.finding(format!("{file}:{}: malformed line ({}); the C library skips it", b.line, b.reason), format!("{file} line {} does not parse ({}): the account or group on it does not exist for sshd and PAM.", b.line, b.reason)).at(file).line(b.line).fix(format!("chroot {mp} {}", if file == "/etc/group" { "grpck" } else { "pwck" })));
+    }
+    for (i, p) in passwd.iter().enumerate() {
+        if let Some(first) = passwd[..i].iter().find(|q| q.name == p.name) {
+            out.push(
+                ACC_005
+                    .finding(
+                        format!(
+                            "/etc/passwd:{}: user {} is defined twice (first at line {})",
+                            p.line, p.name, first.line
+                        ),
+                        "Lookups by name return the first entry; the second is ignored."
+                            .to_string(),
+                    )
+                    .at("/etc/passwd")
+                    .line(p.line)
+                    .fix(format!("chroot {mp} pwck")),
+            );
+        } else if p.uid == 0 && p.name != "root" {
+            out.push(ACC_005.finding(format!("/etc/passwd:{}: {} has uid 0 (a second root account)", p.line, p.name), "A non-root name with uid 0 has every root privilege; often a leftover or a backdoor.".to_string()).at("/etc/passwd").line(p.line).confidence(Confidence::Likely).fix(format!("chroot {mp} usermod -u NEWUID {}   # or remove the account", p.name)));
+        }
+    }
+    for (i, g) in groups.iter().enumerate() {
+        if let Some(first) = groups[..i].iter().find(|q| q.name == g.name) {
+            out.push(
+                ACC_005
+                    .finding(
+                        format!(
+                            "/etc/group:{}: group {} is defined twice (first at line {})",
+                            g.line, g.name, first.line
+                        ),
+                        "Lookups by name return the first entry.".to_string(),
+                    )
+                    .at("/etc/group")
+                    .line(g.line)
+                    .fix(format!("chroot {mp} grpck")),
+            );
+        }
+    }
+}
+
 /// The audit for `check`: every candidate's verdict and findings; LOGIN-001 when nobody can log
 /// in.
 pub fn audit(
@@ -1114,6 +1245,7 @@ pub fn audit(
     if acc.passwd.is_empty() {
         return Vec::new();
     }
+    account_files(fs, s, out);
     let mut verdicts = Vec::new();
     let mut any_allowed = false;
     for user in candidates(fs, &acc, cfg) {

@@ -180,7 +180,7 @@ pub fn audit(root: &Root, s: &Settings, out: &mut Vec<Finding>) -> Vec<LoginVerd
 
 /// The login-relevant configuration for a connection.
 pub fn login_config(facts: &SshdFacts) -> super::login::LoginConfig {
-    super::login::LoginConfig::defaults(facts.family)
+    super::login::LoginConfig::from_guest(facts.fs, facts.family)
 }
 
 #[cfg(test)]
