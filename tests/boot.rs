@@ -4,16 +4,6 @@ mod common;
 
 use common::*;
 
-fn with(id: &str, r: &serde_json::Value) -> Vec<serde_json::Value> {
-    r["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["id"] == id)
-        .cloned()
-        .collect()
-}
-
 fn report_with_fstab(fstab: &str, crypttab: Option<&str>) -> serde_json::Value {
     let t = tempdir();
     let mut g = Guest::debian();

@@ -5,16 +5,6 @@ mod common;
 
 use common::*;
 
-fn with(id: &str, r: &serde_json::Value) -> Vec<serde_json::Value> {
-    r["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["id"] == id)
-        .cloned()
-        .collect()
-}
-
 #[test]
 fn superblock_errors_forced_check_and_capacity() {
     let t = tempdir();

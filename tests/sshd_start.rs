@@ -13,16 +13,6 @@ fn findings_of(g: &Guest, name: &str) -> serde_json::Value {
     check_json(&img, &[]).1
 }
 
-fn with(id: &str, r: &serde_json::Value) -> Vec<serde_json::Value> {
-    r["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["id"] == id)
-        .cloned()
-        .collect()
-}
-
 #[test]
 fn healthy_fixture_starts() {
     let r = findings_of(&Guest::debian(), "healthy");

@@ -654,6 +654,17 @@ pub fn ids(report: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// Findings of one rule in a JSON report.
+pub fn with(id: &str, r: &serde_json::Value) -> Vec<serde_json::Value> {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == id)
+        .cloned()
+        .collect()
+}
+
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("rescue-inspect-test")
