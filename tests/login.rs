@@ -341,3 +341,27 @@ fn unevaluated_sshd_config_makes_the_verdict_unknown() {
         "{out}"
     );
 }
+
+#[test]
+fn a_client_only_ssh_dir_is_not_a_login_account() {
+    let mut g = Guest::debian();
+    g.text("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\nsshd:x:100:65534::/run/sshd:/usr/sbin/nologin\nadmin:x:1000:1000:Admin,,,:/home/admin:/bin/bash\ndev:x:1001:1001::/home/dev:/bin/bash\n");
+    g.dir("/home/dev", 0o755, 1001, 1001);
+    g.file(
+        "/home/dev/.ssh/id_ed25519",
+        b"-----BEGIN OPENSSH PRIVATE KEY-----\n",
+        0o600,
+        1001,
+        1001,
+    );
+    let r = report(&g, "client");
+    assert!(
+        r["verdict"]["logins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["user"] != "dev"),
+        "{r}"
+    );
+    assert_eq!(r["summary"]["critical"], 0, "{r}");
+}

@@ -1163,10 +1163,15 @@ pub fn candidates(fs: &RootFs, acc: &Accounts, cfg: &LoginConfig) -> Vec<String>
         let ordinary = (1000..60000).contains(&pw.uid) && login_shell;
         let lost_home = ordinary && pw.home.starts_with("/home/") && fs.metadata(&pw.home).is_err();
         // An ~/.ssh directory says the user logs in with keys, even when the file is gone.
+        // Not when it holds the user's own client keys (id_*): that is someone who ssh-es out
+        // from here, not a login account.
+        let ssh_dir = format!("{}/.ssh", pw.home.trim_end_matches('/'));
         let has_ssh_dir = ordinary
-            && fs
-                .metadata(format!("{}/.ssh", pw.home.trim_end_matches('/')))
-                .is_ok_and(|m| m.is_dir());
+            && fs.read_dir(&ssh_dir).is_ok_and(|entries| {
+                !entries
+                    .iter()
+                    .any(|e| e.name.to_string_lossy().starts_with("id_"))
+            });
         if pw.uid == 0 || has_key || lost_home || has_ssh_dir {
             out.push(pw.name.clone());
         }
