@@ -385,3 +385,86 @@ pub fn render_login(o: &LoginOutput, style: crate::report::text::Style) -> Strin
     }
     out
 }
+
+/// `sshd-config`'s JSON form.
+#[derive(Debug, Serialize)]
+pub struct SshdConfigOutput {
+    /// "OpenSSH 9.2 (Debian/Ubuntu build)".
+    pub sshd: String,
+    /// The files read, main file first.
+    pub files: Vec<String>,
+    /// True when sshd would not start with this configuration.
+    pub fatal: bool,
+    pub problems: Vec<SshdConfigProblem>,
+    /// The Match lines that matched this connection.
+    pub matched: Vec<String>,
+    /// Match lines that could not be decided without more connection attributes.
+    pub undecided: Vec<String>,
+    /// `sshd -T` lines as [keyword, value].
+    pub options: Vec<(String, String)>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SshdConfigProblem {
+    /// fatal | error | info
+    pub level: &'static str,
+    pub file: String,
+    pub line: usize,
+    /// sshd's own message.
+    pub message: String,
+}
+
+impl SshdConfigOutput {
+    pub fn new(
+        build: &crate::sshd::config::Build,
+        files: &[String],
+        p: &crate::sshd::config::Parsed,
+    ) -> SshdConfigOutput {
+        use crate::sshd::config::Level;
+        let dump = if p.fatal {
+            String::new()
+        } else {
+            crate::sshd::config::dump::dump(&p.options, build)
+        };
+        SshdConfigOutput {
+            sshd: build.describe(),
+            files: files.to_vec(),
+            fatal: p.fatal,
+            problems: p
+                .problems
+                .iter()
+                .map(|x| SshdConfigProblem {
+                    level: match x.level {
+                        Level::Fatal => "fatal",
+                        Level::Error => "error",
+                        Level::Info => "info",
+                    },
+                    file: x.file.clone(),
+                    line: x.line,
+                    message: x.sshd_message(),
+                })
+                .collect(),
+            matched: p.matched.iter().map(|(f, l)| format!("{f}:{l}")).collect(),
+            undecided: p
+                .undecided
+                .iter()
+                .map(|u| {
+                    format!(
+                        "{}:{}: Match {} (needs {})",
+                        u.file,
+                        u.line,
+                        u.criteria,
+                        u.needs.join(", ")
+                    )
+                })
+                .collect(),
+            options: dump
+                .lines()
+                .map(|l| match l.split_once(' ') {
+                    Some((k, v)) => (k.to_string(), v.to_string()),
+                    None => (l.to_string(), String::new()),
+                })
+                .collect(),
+        }
+    }
+}

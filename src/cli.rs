@@ -136,6 +136,33 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// The effective sshd configuration for a connection, printed like `sshd -T -C …`, as the
+    /// guest's own sshd release reads it; configuration errors go to stderr with file and line.
+    SshdConfig {
+        target: PathBuf,
+        #[arg(long, value_name = "N")]
+        partition: Option<u32>,
+        /// The connecting user (Match User/Group).
+        #[arg(long)]
+        user: Option<String>,
+        /// The client's host name (Match Host).
+        #[arg(long)]
+        host: Option<String>,
+        /// The client's address (Match Address).
+        #[arg(long)]
+        addr: Option<String>,
+        /// The server address connected to (Match LocalAddress).
+        #[arg(long)]
+        laddr: Option<String>,
+        /// The server port connected to (Match LocalPort).
+        #[arg(long)]
+        lport: Option<u16>,
+        /// The routing domain (Match RDomain).
+        #[arg(long)]
+        rdomain: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Print a rule's documentation.
     Explain {
         /// Rule id, e.g. FILE-001.
@@ -395,6 +422,55 @@ fn run(cli: Cli) -> Result<u8, CliError> {
                 }
             }
             Ok(EXIT_OK)
+        }
+        Command::SshdConfig {
+            target,
+            partition,
+            user,
+            host,
+            addr,
+            laddr,
+            lport,
+            rdomain,
+            format,
+        } => {
+            let insp = inspect::inspect(&target, partition)?;
+            let root = root_of(&insp)?;
+            let facts = audit::sshd::SshdFacts::gather(root);
+            let build = facts.build();
+            let mut src = facts.config_source();
+            let global = src.global();
+            let conn = crate::sshd::config::Conn {
+                user,
+                host,
+                addr,
+                laddr,
+                lport,
+                rdomain,
+            };
+            let eff = src.for_connection(&global, &conn);
+            let out = crate::browse::SshdConfigOutput::new(&build, &src.files(), &eff);
+            match format {
+                Format::Json => {
+                    emit(&(serde_json::to_string_pretty(&out).unwrap_or_default() + "\n"))
+                }
+                Format::Text => {
+                    let mut err = std::io::stderr().lock();
+                    for p in &out.problems {
+                        let _ = writeln!(err, "{}", p.message);
+                    }
+                    if eff.fatal {
+                        let _ = writeln!(
+                            err,
+                            "sshd ({}) would exit here: it does not start with this configuration",
+                            build.describe()
+                        );
+                    } else {
+                        emit(&crate::sshd::config::dump::dump(&eff.options, &build));
+                    }
+                }
+            }
+            Ok(if eff.fatal { EXIT_FINDINGS } else { EXIT_OK })
         }
         Command::Explain { rule } => {
             let r = audit::lookup(&rule).ok_or_else(|| {

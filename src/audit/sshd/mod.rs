@@ -79,6 +79,23 @@ impl<'a> SshdFacts<'a> {
             )
     }
 
+    /// The guest's OpenSSH build (release and distribution patch set).
+    pub fn build(&self) -> crate::sshd::config::Build {
+        crate::sshd::config::Build::for_guest(self.version, self.family)
+    }
+
+    /// The guest's sshd_config, loaded (Include files are read as the parses need them).
+    pub fn config_source(&self) -> crate::sshd::config::Source<'_> {
+        crate::sshd::config::Source::load(
+            self.fs,
+            self.build(),
+            crate::sshd::config::Accounts {
+                users: &self.users,
+                groups: &self.groups,
+            },
+        )
+    }
+
     fn dpkg_files(&self) -> &[(String, String)] {
         self.dpkg_files.get_or_init(|| dpkg_file_index(self.fs))
     }
