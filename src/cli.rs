@@ -346,7 +346,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             };
             let settings = Settings { mount_point };
             let facts = audit::sshd::SshdFacts::gather(root);
-            let cfg = audit::sshd::login_config(&facts);
+            let cfg = audit::sshd::login_config(&facts, &user);
             let acc = audit::login::Accounts::read(&root.fs);
             let r = audit::login::evaluate(
                 &root.fs,
@@ -391,7 +391,8 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             let insp = inspect::inspect(&target, partition)?;
             let root = root_of(&insp)?;
             let facts = audit::sshd::SshdFacts::gather(root);
-            let keys = audit::sshd::host_key_paths(&facts);
+            let global = facts.config_source().global();
+            let keys = audit::sshd::host_key_paths(&global);
             let statuses = audit::sshd::hostkeys::evaluate(&facts, &keys);
             match format {
                 Format::Json => {

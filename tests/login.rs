@@ -325,19 +325,53 @@ fn malformed_and_duplicate_accounts() {
 }
 
 #[test]
-fn unevaluated_sshd_config_makes_the_verdict_unknown() {
+fn sshd_config_allow_users_in_a_drop_in_blocks_with_file_and_line() {
     let mut g = Guest::debian();
     g.text(
         "/etc/ssh/sshd_config.d/10-users.conf",
         "AllowUsers deploy\n",
     );
     let r = report(&g, "allowusers");
+    assert_eq!(verdict(&r, "admin")["key_login"], "blocked", "{r}");
+    let f = with("AUTH-001", &r);
+    assert_eq!(f.len(), 1, "{r}");
+    assert_eq!(f[0]["path"], "/etc/ssh/sshd_config.d/10-users.conf");
+    assert_eq!(f[0]["line"], 1);
+    assert!(
+        f[0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("not listed in AllowUsers")
+    );
+}
+
+#[test]
+fn match_blocks_apply_per_user_and_client_dependent_ones_make_the_verdict_unknown() {
+    // Match User: decided for each user.
+    let mut g = Guest::debian();
+    g.text(
+        "/etc/ssh/sshd_config.d/10-match.conf",
+        "Match User admin\n  PubkeyAuthentication no\n",
+    );
+    let r = report(&g, "matchuser");
+    assert_eq!(verdict(&r, "admin")["key_login"], "blocked", "{r}");
+    let f = with("AUTH-001", &r);
+    assert_eq!(f[0]["path"], "/etc/ssh/sshd_config.d/10-match.conf", "{r}");
+    assert_eq!(f[0]["line"], 2, "{r}");
+
+    // Match Address: depends on where the client connects from.
+    let mut g = Guest::debian();
+    g.text(
+        "/etc/ssh/sshd_config.d/10-match.conf",
+        "Match Address 10.0.0.0/8\n  PubkeyAuthentication no\n",
+    );
+    let r = report(&g, "matchaddr");
     assert_eq!(verdict(&r, "admin")["key_login"], "unknown", "{r}");
     let t = tempdir();
     let img = g.ext4(t.path(), &t.path().join("a.ext4"), 24, &[]);
     let (_, out, _) = run(&[&"login", &img, &"--user", &"admin"]);
     assert!(
-        out.contains("/etc/ssh/sshd_config.d/10-users.conf:1: AllowUsers deploy"),
+        out.contains("/etc/ssh/sshd_config.d/10-match.conf:1: Match Address 10.0.0.0/8"),
         "{out}"
     );
 }

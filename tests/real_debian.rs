@@ -14,6 +14,17 @@ fn cache() -> Option<PathBuf> {
     dir.join("ext4.img").exists().then_some(dir)
 }
 
+/// A sparse copy of the cached image, to break one way.
+fn sparse_copy(from: &std::path::Path, to: &std::path::Path) {
+    let ok = Command::new("cp")
+        .arg("--sparse=always")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
 #[test]
 fn real_debian_12_in_every_packing() {
     let Some(dir) = cache() else {
@@ -151,13 +162,7 @@ fn real_debian_12_breakages_are_found() {
     ];
     for (name, script, id, word) in cases {
         let img = t.path().join(format!("{name}.img"));
-        let ok = Command::new("cp")
-            .arg("--sparse=always")
-            .arg(dir.join("ext4.img"))
-            .arg(&img)
-            .status()
-            .unwrap();
-        assert!(ok.success());
+        sparse_copy(&dir.join("ext4.img"), &img);
         debugfs_w(&img, script);
         let (code, r) = check_json(&img, &[]);
         assert_eq!(code, 1, "{name}: {r}");
@@ -174,6 +179,90 @@ fn real_debian_12_breakages_are_found() {
             "{name}: {f}"
         );
         assert!(f["fix"].as_str().is_some(), "{name}");
+        let _ = std::fs::remove_file(&img);
+    }
+}
+
+/// Real Debian 12 with its sshd_config broken: each finding names the file and line that sshd
+/// itself would name.
+#[test]
+fn real_debian_12_sshd_config_breakages_are_found() {
+    let Some(dir) = cache() else {
+        eprintln!("skipped: set RESCUE_INSPECT_DEBIAN (scripts/e2e-debian.sh does)");
+        return;
+    };
+    let t = tempdir();
+    let original = std::fs::read_to_string(dir.join("root/etc/ssh/sshd_config")).unwrap();
+    let main_lines = original.lines().count();
+    // (name, guest file, its new content, rule, line, word in the title)
+    let cases: Vec<(&str, &str, String, &str, usize, &str)> = vec![
+        (
+            "misspelled",
+            "/etc/ssh/sshd_config",
+            format!("{original}PermitRootLogn no\n"),
+            "SSHD-CFG-001",
+            main_lines + 1,
+            "PermitRootLogn",
+        ),
+        (
+            "misspelled-drop-in",
+            "/etc/ssh/sshd_config.d/50-hardening.conf",
+            "# hardening\nPasswordAuthenticaton no\n".into(),
+            "SSHD-CFG-001",
+            2,
+            "PasswordAuthenticaton",
+        ),
+        (
+            "bad-value",
+            "/etc/ssh/sshd_config",
+            format!("{original}PermitRootLogin maybe\n"),
+            "SSHD-CFG-001",
+            main_lines + 1,
+            "maybe",
+        ),
+        (
+            "legacy-kex",
+            "/etc/ssh/sshd_config",
+            format!("{original}KexAlgorithms diffie-hellman-group1-sha1\n"),
+            "SSHD-CRYPTO-001",
+            main_lines + 1,
+            "key exchange",
+        ),
+    ];
+    for (name, guest, content, id, line, word) in cases {
+        let img = t.path().join(format!("{name}.img"));
+        sparse_copy(&dir.join("ext4.img"), &img);
+        let host = t.path().join(format!("{name}.conf"));
+        std::fs::write(&host, content).unwrap();
+        let (parent, base) = guest.rsplit_once('/').unwrap();
+        let rm = if dir.join("root").join(&guest[1..]).exists() {
+            format!("rm {base}\n")
+        } else {
+            String::new()
+        };
+        debugfs_w(
+            &img,
+            &format!(
+                "cd {parent}\n{rm}write {} {base}\nsif {base} uid 0\nsif {base} gid 0\nsif {base} mode 0100644\n",
+                host.display()
+            ),
+        );
+        let (code, r) = check_json(&img, &[]);
+        assert_eq!(code, 1, "{name}: {r}");
+        let f = with(id, &r);
+        assert!(!f.is_empty(), "{name}: no {id}: {r}");
+        assert_eq!(f[0]["severity"], "critical", "{name}");
+        assert_eq!(f[0]["path"], guest, "{name}: {r}");
+        assert_eq!(f[0]["line"], line, "{name}: {r}");
+        assert!(
+            f[0]["title"].as_str().unwrap().contains(word),
+            "{name}: {}",
+            f[0]
+        );
+        assert!(f[0]["fix"].as_str().is_some(), "{name}");
+        if id == "SSHD-CFG-001" {
+            assert_eq!(r["verdict"]["sshd_starts"], false, "{name}");
+        }
         let _ = std::fs::remove_file(&img);
     }
 }

@@ -254,3 +254,115 @@ fn host_keys_fingerprints_and_modes() {
         "{r}"
     );
 }
+
+/// sshd_config problems as the guest's sshd (Debian 12's 9.2, from the fixture's package
+/// database) reads them; each with file, line and rule.
+#[test]
+fn sshd_config_errors_crypto_and_vendor_keywords() {
+    // (name, drop-in content, rule, line, severity)
+    let cases: [(&str, &str, &str, usize, &str); 7] = [
+        (
+            "typo",
+            "# x\nPasswordAuthenticaton no\n",
+            "SSHD-CFG-001",
+            2,
+            "critical",
+        ),
+        (
+            "match-port",
+            "Match User admin\n  Port 2222\n",
+            "SSHD-CFG-001",
+            2,
+            "critical",
+        ),
+        (
+            "bad-match",
+            "Match Usr admin\n",
+            "SSHD-CFG-001",
+            1,
+            "critical",
+        ),
+        (
+            "deprecated",
+            "UsePrivilegeSeparation sandbox\n",
+            "SSHD-CFG-002",
+            1,
+            "info",
+        ),
+        (
+            "legacy-kex",
+            "KexAlgorithms diffie-hellman-group1-sha1\n",
+            "SSHD-CRYPTO-001",
+            1,
+            "critical",
+        ),
+        (
+            "pq-only",
+            "KexAlgorithms sntrup761x25519-sha512@openssh.com\n",
+            "SSHD-CRYPTO-002",
+            1,
+            "warning",
+        ),
+        (
+            "macs-gone",
+            "MACs hmac-ripemd160\n",
+            "SSHD-CFG-001",
+            1,
+            "critical",
+        ),
+    ];
+    for (name, text, id, line, severity) in cases {
+        let mut g = Guest::debian();
+        g.text("/etc/ssh/sshd_config.d/20-test.conf", text);
+        let r = findings_of(&g, name);
+        let f = with(id, &r);
+        assert_eq!(f.len(), 1, "{name}: {r}");
+        assert_eq!(
+            f[0]["path"], "/etc/ssh/sshd_config.d/20-test.conf",
+            "{name}"
+        );
+        assert_eq!(f[0]["line"], line, "{name}: {}", f[0]);
+        assert_eq!(f[0]["severity"], severity, "{name}");
+        assert!(f[0]["fix"].as_str().is_some(), "{name}");
+        let starts = r["verdict"]["sshd_starts"].as_bool();
+        assert_eq!(starts, Some(id != "SSHD-CFG-001"), "{name}: {r}");
+    }
+
+    // A keyword not in the table but named by the guest's own sshd program (a vendor patch):
+    // no critical finding, SSHD-CFG-003 says it was not evaluated.
+    let mut g = Guest::debian();
+    let mut sshd = std::fs::read("/usr/bin/true").unwrap();
+    sshd.extend_from_slice(b"\0usevendorthing\0");
+    g.file("/usr/sbin/sshd", &sshd, 0o755, 0, 0);
+    g.text(
+        "/etc/ssh/sshd_config.d/20-test.conf",
+        "UseVendorThing yes\n",
+    );
+    let r = findings_of(&g, "vendor");
+    assert_eq!(r["summary"]["critical"], 0, "{r}");
+    assert_eq!(with("SSHD-CFG-003", &r).len(), 1, "{r}");
+    assert_eq!(r["verdict"]["sshd_starts"], true);
+
+    // sshd-config prints the effective configuration for a user like sshd -T.
+    let mut g = Guest::debian();
+    g.text(
+        "/etc/ssh/sshd_config.d/20-test.conf",
+        "Port 2222\nMatch User admin\n  MaxSessions 3\n",
+    );
+    let t = tempdir();
+    let img = g.ext4(t.path(), &t.path().join("dump.ext4"), 24, &[]);
+    let (code, out, _) = run(&[&"sshd-config", &img, &"--user", &"admin"]);
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines.contains(&"port 2222") && lines.contains(&"maxsessions 3"),
+        "{out}"
+    );
+    let (_, out, _) = run(&[&"sshd-config", &img]);
+    assert!(out.lines().any(|l| l == "maxsessions 10"), "{out}");
+    let r = findings_of(&g, "listen");
+    assert_eq!(
+        r["verdict"]["sshd_listen"],
+        serde_json::json!(["[::]:2222", "0.0.0.0:2222"])
+    );
+}

@@ -15,6 +15,7 @@ use crate::guest::os_release::Family;
 use crate::guest::pam;
 use crate::report::{Category, Confidence, Finding, LoginState, LoginVerdict, Severity};
 use crate::sshd::authorized_keys::{self, LineIssue};
+use crate::sshd::config::{Build, Parsed, Source};
 use crate::sshd::hostkey::PublicKey;
 use crate::sshd::strict_modes;
 
@@ -203,6 +204,28 @@ pub static RULES: &[&Rule] = &[
 ];
 
 /// What sshd's effective configuration says for one user's connection.
+/// sshd_config keywords that change whether a key login works.
+pub const LOGIN_KEYWORDS: &[&str] = &[
+    "allowusers",
+    "denyusers",
+    "allowgroups",
+    "denygroups",
+    "permitrootlogin",
+    "pubkeyauthentication",
+    "authorizedkeysfile",
+    "authorizedkeyscommand",
+    "authenticationmethods",
+    "match",
+    "strictmodes",
+    "pubkeyacceptedalgorithms",
+    "pubkeyacceptedkeytypes",
+    "requiredrsasize",
+    "chrootdirectory",
+    "usepam",
+    "revokedkeys",
+    "include",
+];
+
 #[derive(Clone, Debug)]
 pub struct LoginConfig {
     pub use_pam: bool,
@@ -260,25 +283,7 @@ impl LoginConfig {
     /// The defaults, with the guest's sshd_config and drop-ins scanned for keywords that would
     /// change a key login (see `unevaluated`).
     pub fn from_guest(fs: &RootFs, family: Family) -> LoginConfig {
-        const KEYWORDS: &[&str] = &[
-            "allowusers",
-            "denyusers",
-            "allowgroups",
-            "denygroups",
-            "permitrootlogin",
-            "pubkeyauthentication",
-            "authorizedkeysfile",
-            "authorizedkeyscommand",
-            "authenticationmethods",
-            "match",
-            "strictmodes",
-            "pubkeyacceptedalgorithms",
-            "pubkeyacceptedkeytypes",
-            "requiredrsasize",
-            "chrootdirectory",
-            "usepam",
-            "revokedkeys",
-        ];
+        const KEYWORDS: &[&str] = LOGIN_KEYWORDS;
         let mut cfg = LoginConfig::defaults(family);
         let mut files = vec![PathBuf::from("/etc/ssh/sshd_config")];
         files.extend(fs.glob("/etc/ssh/sshd_config.d/*.conf").unwrap_or_default());
@@ -305,6 +310,85 @@ impl LoginConfig {
             }
         }
         cfg
+    }
+
+    /// From sshd's effective options for a connection (the global configuration with the
+    /// matching Match blocks applied). Match blocks that need the client's host or address to
+    /// decide, and that set login keywords, are listed in `unevaluated`: a verdict that would be
+    /// `allowed` is then `unknown`.
+    pub fn from_parsed(p: &Parsed, src: &Source, b: &Build) -> LoginConfig {
+        let o = &p.options;
+        let prl = match o.int("permitrootlogin") {
+            Some(3) => "yes",
+            Some(1) => "forced-commands-only",
+            Some(0) => "no",
+            _ => "prohibit-password",
+        };
+        let akc = o
+            .str("authorizedkeyscommand")
+            .filter(|c| !c.eq_ignore_ascii_case("none"))
+            .map(str::to_string);
+        let methods = o.list("authenticationmethods");
+        let pubkey_algos = o.str("pubkeyacceptedalgorithms").and_then(|_| {
+            crate::sshd::config::algorithms::assemble(
+                crate::sshd::config::algorithms::Class::Key,
+                o.str("pubkeyacceptedalgorithms"),
+                b,
+            )
+            .ok()
+        });
+        let mut unevaluated = Vec::new();
+        for u in &p.undecided {
+            // The user is known here; only blocks that need the client side are uncertain.
+            if u.needs.iter().all(|n| *n == "user") {
+                continue;
+            }
+            let kws = src.block_keywords(&u.file, u.line);
+            if kws.iter().any(|k| LOGIN_KEYWORDS.contains(&k.as_str())) {
+                unevaluated.push((
+                    u.file.clone(),
+                    u.line,
+                    format!(
+                        "Match {} (depends on the client's {}): sets {}",
+                        u.criteria.trim(),
+                        u.needs.join(", "),
+                        kws.join(", ")
+                    ),
+                ));
+            }
+        }
+        LoginConfig {
+            use_pam: o.int("usepam") == Some(1),
+            pubkey_authentication: o.int("pubkeyauthentication") != Some(0),
+            permit_root_login: prl.into(),
+            authorized_keys_files: o.list("authorizedkeysfile").to_vec(),
+            authorized_keys_command: akc,
+            strict_modes: o.int("strictmodes") != Some(0),
+            allow_users: o.list("allowusers").to_vec(),
+            deny_users: o.list("denyusers").to_vec(),
+            allow_groups: o.list("allowgroups").to_vec(),
+            deny_groups: o.list("denygroups").to_vec(),
+            authentication_methods: if methods.is_empty() {
+                None
+            } else {
+                Some(methods.to_vec())
+            },
+            pubkey_accepted_algorithms: pubkey_algos,
+            required_rsa_size: o
+                .int("requiredrsasize")
+                .and_then(|v| u32::try_from(v).ok())
+                .unwrap_or(1024),
+            chroot_directory: o
+                .str("chrootdirectory")
+                .filter(|c| !c.eq_ignore_ascii_case("none"))
+                .map(str::to_string),
+            origin: o
+                .origin
+                .iter()
+                .map(|(k, (f, l))| (k.to_string(), f.clone(), *l))
+                .collect(),
+            unevaluated,
+        }
     }
 
     fn origin(&self, keyword: &str) -> Option<(String, usize)> {
@@ -1241,6 +1325,7 @@ fn account_files(fs: &RootFs, s: &Settings, out: &mut Vec<Finding>) {
 pub fn audit(
     fs: &RootFs,
     cfg: &LoginConfig,
+    cfg_for: &mut dyn FnMut(&str) -> LoginConfig,
     family: Family,
     version: Option<(u32, u32)>,
     s: &Settings,
@@ -1254,12 +1339,14 @@ pub fn audit(
     let mut verdicts = Vec::new();
     let mut any_allowed = false;
     for user in candidates(fs, &acc, cfg) {
-        let r = evaluate(fs, &acc, cfg, family, version, &user, s);
+        let ucfg = cfg_for(&user);
+        let r = evaluate(fs, &acc, &ucfg, family, version, &user, s);
         // Root's account with no key file at all is not a problem on its own.
+        // Root with no key file at all is not a key-login account: whatever else sshd's
+        // configuration says about root is not a problem then.
         let root_without_keys = user == "root"
-            && r.findings
-                .iter()
-                .all(|f| f.id == "AK-001" || f.id == "AUTH-002");
+            && r.findings.iter().any(|f| f.id == "AK-001")
+            && r.usable_keys.is_empty();
         if r.state == LoginState::Allowed || r.state == LoginState::Unknown {
             any_allowed = true;
         }
@@ -1271,7 +1358,7 @@ pub fn audit(
             .collect();
         reasons.dedup();
         for f in r.findings {
-            if root_without_keys && f.id == "AK-001" {
+            if root_without_keys {
                 continue;
             }
             out.push(f);

@@ -52,6 +52,8 @@ pub fn rules() -> Vec<&'static Rule> {
         .chain(login::RULES.iter())
         .chain(sshd::service::RULES.iter())
         .chain(sshd::hostkeys::RULES.iter())
+        .chain(sshd::config::RULES.iter())
+        .chain(sshd::crypto::RULES.iter())
         .copied()
         .collect();
     all.sort_by_key(|r| r.id);
@@ -88,13 +90,17 @@ pub fn run(insp: &Inspection, settings: &Settings) -> (Vec<Finding>, Verdict) {
     volume::audit(insp, settings, &mut findings);
     disk::audit(insp, settings, &mut findings);
     boot::audit(insp, settings, &mut findings);
-    let mut logins = Vec::new();
+    let mut outcome = sshd::Outcome::default();
     if let Some(root) = &insp.root {
         files::audit(root, settings, &mut findings);
-        logins = sshd::audit(root, settings, &mut findings);
+        outcome = sshd::audit(root, settings, &mut findings);
     }
     let mut verdict = verdict(&findings);
-    verdict.logins = logins;
+    if verdict.sshd_starts.is_none() && outcome.start_evaluated {
+        verdict.sshd_starts = Some(true);
+    }
+    verdict.logins = outcome.logins;
+    verdict.sshd_listen = outcome.listen;
     (findings, verdict)
 }
 
@@ -102,7 +108,10 @@ pub fn run(insp: &Inspection, settings: &Settings) -> (Vec<Finding>, Verdict) {
 /// configuration file is missing. With no such finding, the audits of this build cannot tell.
 fn verdict(findings: &[Finding]) -> Verdict {
     let stops = findings.iter().any(|f| {
-        f.severity == Severity::Critical
+        // A finding about one user's login (AUTH-001 is an sshd-config finding too) does not
+        // stop the daemon.
+        f.user.is_none()
+            && f.severity == Severity::Critical
             && (matches!(
                 f.category,
                 Category::SshdConfig
@@ -113,7 +122,7 @@ fn verdict(findings: &[Finding]) -> Verdict {
     });
     Verdict {
         sshd_starts: if stops { Some(false) } else { None },
-        logins: Vec::new(),
+        ..Verdict::default()
     }
 }
 

@@ -194,6 +194,9 @@ pub struct Verdict {
     /// tell.
     pub sshd_starts: Option<bool>,
     pub logins: Vec<LoginVerdict>,
+    /// Where sshd listens after boot (`0.0.0.0:22`, `[::]:22`, or a socket unit's
+    /// `ListenStream=` values); empty when sshd is not installed.
+    pub sshd_listen: Vec<String>,
 }
 
 pub const SCHEMA: &str = "rescue-inspect/report/v1";

@@ -163,13 +163,25 @@ pub fn evaluate(f: &SshdFacts, keys: &[(String, Option<(String, usize)>)]) -> Ve
         .collect()
 }
 
+/// SSHD-KEY-001/002; returns each key's status.
 pub fn audit(
     f: &SshdFacts,
     keys: &[(String, Option<(String, usize)>)],
     s: &Settings,
     out: &mut Vec<Finding>,
-) {
+) -> Vec<HostKeyStatus> {
     let statuses = evaluate(f, keys);
+    report(f, keys, &statuses, s, out);
+    statuses
+}
+
+fn report(
+    f: &SshdFacts,
+    keys: &[(String, Option<(String, usize)>)],
+    statuses: &[HostKeyStatus],
+    s: &Settings,
+    out: &mut Vec<Finding>,
+) {
     let usable = statuses.iter().filter(|k| k.problem.is_none()).count();
     let explicit = keys.iter().any(|(_, at)| at.is_some());
     let mp = s.mount_point.trim_end_matches('/');
@@ -192,7 +204,7 @@ pub fn audit(
     };
     if usable == 0 {
         let mut detail = String::from("sshd logs \"no hostkeys available -- exiting\":");
-        for k in &statuses {
+        for k in statuses {
             detail.push_str(&format!(
                 "\n{}: {}",
                 k.path,
@@ -230,7 +242,7 @@ pub fn audit(
         out.push(finding);
         return;
     }
-    for k in &statuses {
+    for k in statuses {
         let Some(problem) = &k.problem else { continue };
         // A default key that was never generated is normal (sshd skips it quietly); a
         // configured one that is missing is logged as an error at every start.

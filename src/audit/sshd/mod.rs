@@ -1,6 +1,8 @@
 //! Will sshd start: the facts about the guest's OpenSSH server, gathered once, and the rules
 //! over them.
 
+pub mod config;
+pub mod crypto;
 pub mod hostkeys;
 pub mod service;
 
@@ -15,6 +17,7 @@ use crate::guest::os_release::Family;
 use crate::guest::systemd::{self, ServiceState};
 use crate::inspect::Root;
 use crate::report::{Finding, LoginVerdict};
+use crate::sshd::config::{Build, Conn, Parsed, Source};
 
 use super::Settings;
 
@@ -177,27 +180,112 @@ fn major_minor(s: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
-/// The host keys sshd would load: the configured HostKey lines, else the defaults.
-pub fn host_key_paths(_facts: &SshdFacts) -> Vec<(String, Option<(String, usize)>)> {
-    hostkeys::default_keys()
+/// The host keys sshd would load: the configured HostKey lines (with where each was set), else
+/// the defaults.
+pub fn host_key_paths(global: &Parsed) -> Vec<(String, Option<(String, usize)>)> {
+    let keys = global.options.list_with_origin("hostkey");
+    if keys.is_empty() {
+        return hostkeys::default_keys();
+    }
+    keys
+}
+
+/// What the sshd audits conclude beyond their findings.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub logins: Vec<LoginVerdict>,
+    /// Every precondition of a start was evaluated (installed, configuration read without
+    /// error, host keys looked at): with no critical finding, sshd starts.
+    pub start_evaluated: bool,
+    /// Where sshd will listen: `address:port` (from sshd_config, or from the ssh.socket unit
+    /// under socket activation).
+    pub listen: Vec<String>,
 }
 
 /// The sshd audits and the login verdicts.
-pub fn audit(root: &Root, s: &Settings, out: &mut Vec<Finding>) -> Vec<LoginVerdict> {
+pub fn audit(root: &Root, s: &Settings, out: &mut Vec<Finding>) -> Outcome {
     let facts = SshdFacts::gather(root);
     if !facts.installed() {
         // FILE-001 says the server is not installed; nothing more to say here.
-        return Vec::new();
+        return Outcome::default();
     }
     service::audit(&facts, s, out);
-    hostkeys::audit(&facts, &host_key_paths(&facts), s, out);
-    let cfg = login_config(&facts);
-    super::login::audit(facts.fs, &cfg, facts.family, facts.version, s, out)
+    let build = facts.build();
+    let mut src = facts.config_source();
+    let global = src.global();
+    config::audit(&global, &build, s, out);
+    let statuses = hostkeys::audit(&facts, &host_key_paths(&global), s, out);
+    crypto::audit(&global, &build, &statuses, s, out);
+    // Without an sshd_config sshd does not start (FILE-001); the logins are judged as the
+    // distribution's shipped configuration would allow them once it is restored.
+    let missing = src.main_missing();
+    let global_cfg = if missing {
+        super::login::LoginConfig::defaults(facts.family)
+    } else {
+        super::login::LoginConfig::from_parsed(&global, &src, &build)
+    };
+    let mut per_user = |user: &str| user_config(&mut src, &global, &build, facts.family, user);
+    let logins = super::login::audit(
+        facts.fs,
+        &global_cfg,
+        &mut per_user,
+        facts.family,
+        facts.version,
+        s,
+        out,
+    );
+    Outcome {
+        logins,
+        start_evaluated: !global.fatal,
+        listen: listen_addresses(&facts, &global),
+    }
 }
 
-/// The login-relevant configuration for a connection.
-pub fn login_config(facts: &SshdFacts) -> super::login::LoginConfig {
-    super::login::LoginConfig::from_guest(facts.fs, facts.family)
+/// Where sshd listens after boot.
+pub fn listen_addresses(facts: &SshdFacts, global: &Parsed) -> Vec<String> {
+    let socket = facts
+        .service
+        .units
+        .iter()
+        .find(|u| u.name.ends_with(".socket") && u.starts_at_boot());
+    match socket {
+        // Ubuntu's generator turns Port/ListenAddress into the socket's addresses at boot.
+        Some(u) if facts.service.socket_generator.is_none() => {
+            u.listen.iter().map(|l| l.value.clone()).collect()
+        }
+        _ => crate::sshd::config::dump::listen_lines(&global.options),
+    }
+}
+
+/// The login-relevant configuration for one user's connection: the global configuration with
+/// that user's Match blocks applied. Without an sshd_config (FILE-001), the distribution's
+/// shipped configuration is assumed, as it will be once restored.
+fn user_config(
+    src: &mut Source,
+    global: &Parsed,
+    build: &Build,
+    family: Family,
+    user: &str,
+) -> super::login::LoginConfig {
+    if src.main_missing() {
+        return super::login::LoginConfig::defaults(family);
+    }
+    let p = src.for_connection(
+        global,
+        &Conn {
+            user: Some(user.to_string()),
+            ..Conn::default()
+        },
+    );
+    super::login::LoginConfig::from_parsed(&p, src, build)
+}
+
+/// The login-relevant configuration for one user's connection (for `login`).
+pub fn login_config(facts: &SshdFacts, user: &str) -> super::login::LoginConfig {
+    let build = facts.build();
+    let mut src = facts.config_source();
+    let global = src.global();
+    user_config(&mut src, &global, &build, facts.family, user)
 }
 
 #[cfg(test)]

@@ -39,6 +39,8 @@ pub struct Options {
     pub rekey_interval: Option<i64>,
     /// Where each option was (first) set.
     pub origin: BTreeMap<&'static str, Origin>,
+    /// Where each entry of a list option was set, parallel to `lists`.
+    pub list_origin: BTreeMap<&'static str, Vec<Origin>>,
 }
 
 /// A multistate keyword's words and values, in OpenSSH's order (the first word with a value is
@@ -182,6 +184,16 @@ impl Options {
         self.lists.get(k).map(Vec::as_slice).unwrap_or(&[])
     }
 
+    /// A list option's entries with where each was set (None: a compiled-in default).
+    pub fn list_with_origin(&self, k: &str) -> Vec<(String, Option<Origin>)> {
+        let origins = self.list_origin.get(k);
+        self.list(k)
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.clone(), origins.and_then(|o| o.get(i)).cloned()))
+            .collect()
+    }
+
     /// Sets an integer option unless already set (OpenSSH's "first value wins").
     pub fn set_int_first(&mut self, k: &'static str, v: i64, at: &Origin) {
         if !self.ints.contains_key(k) {
@@ -209,6 +221,7 @@ impl Options {
             self.origin.insert(k, at.clone());
         }
         l.push(v);
+        self.list_origin.entry(k).or_default().push(at.clone());
     }
 
     /// `fill_default_server_options`: OpenSSH's compiled-in defaults for everything unset.
@@ -403,6 +416,9 @@ impl Options {
         for k in MATCH_LISTS {
             if let Some(v) = m.lists.get(k).filter(|l| !l.is_empty()) {
                 self.lists.insert(k, v.clone());
+                if let Some(o) = m.list_origin.get(k) {
+                    self.list_origin.insert(k, o.clone());
+                }
                 if let Some(o) = m.origin.get(k) {
                     self.origin.insert(k, o.clone());
                 }

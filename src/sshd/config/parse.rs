@@ -149,6 +149,10 @@ pub struct Source<'a> {
     main_error: Option<String>,
     includes: Vec<IncludeItem>,
     services: Option<HashMap<String, u16>>,
+    /// The guest's sshd program, read once when a keyword is not in the table: a vendor patch
+    /// this tool does not know may still define it.
+    binary: Option<Option<Vec<u8>>>,
+    pub binary_path: String,
     included_files: usize,
     pub main_path: String,
 }
@@ -193,9 +197,16 @@ impl<'a> Source<'a> {
             main_error,
             includes: Vec::new(),
             services: None,
+            binary: None,
+            binary_path: "/usr/sbin/sshd".into(),
             included_files: 0,
             main_path: path.to_string(),
         }
+    }
+
+    /// The main configuration file could not be read (sshd exits: "No such file").
+    pub fn main_missing(&self) -> bool {
+        self.main.is_none()
     }
 
     /// Every file read so far (the main file and included ones), in order.
@@ -207,6 +218,38 @@ impl<'a> Source<'a> {
                     out.push(p.clone());
                 }
             }
+        }
+        out
+    }
+
+    /// The keywords (lower case) of the block a `Match` line at (file, line) opens: the lines up to
+    /// the next `Match` or the end of that file.
+    pub fn block_keywords(&self, file: &str, line: usize) -> Vec<String> {
+        let lines = if file == self.main_path {
+            self.main.clone()
+        } else {
+            self.includes
+                .iter()
+                .filter_map(|i| i.file.as_ref())
+                .find(|(p, _)| p == file)
+                .map(|(_, c)| c.clone())
+        };
+        let Some(lines) = lines else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for l in lines.iter().skip(line) {
+            let Ok((kw, _)) = lexer::strdelim(l.trim_start()) else {
+                continue;
+            };
+            let kw = kw.to_ascii_lowercase();
+            if kw.is_empty() || kw.starts_with('#') {
+                continue;
+            }
+            if kw == "match" {
+                break;
+            }
+            out.push(kw);
         }
         out
     }
@@ -406,8 +449,24 @@ impl<'a> Source<'a> {
             return Ok(false);
         }
         let found = keywords::lookup(&keyword, &b);
+        let mut vendor = false;
         let (canon, state) = match found {
             Some((k, s)) => (k.canon, s),
+            None if self.binary_knows(&keyword) => {
+                vendor = true;
+                push(
+                    p,
+                    Level::Info,
+                    file,
+                    lineno,
+                    &keyword,
+                    format!(
+                        "{keyword} is not in rescue-inspect's keyword table for {}, but the guest's sshd program names it (a distribution patch?): not evaluated",
+                        b.describe()
+                    ),
+                );
+                ("", State::A)
+            }
             None => {
                 error(
                     p,
@@ -445,6 +504,9 @@ impl<'a> Source<'a> {
                     format!("Directive '{keyword}' is not allowed within a Match block"),
                 );
             }
+            return Ok(true);
+        }
+        if vendor {
             return Ok(true);
         }
         if found.is_none() {
@@ -1327,6 +1389,23 @@ impl<'a> Source<'a> {
             }
         }
         Ok(self.extra(p, &av, file, lineno, &keyword))
+    }
+
+    /// Whether the guest's sshd program holds the keyword as a string of its own (keyword tables
+    /// are NUL-terminated lower-case strings in the binary).
+    fn binary_knows(&mut self, keyword: &str) -> bool {
+        let fs = self.fs;
+        let path = self.binary_path.clone();
+        let bytes = self
+            .binary
+            .get_or_insert_with(|| fs.read_limited(&path, 32 << 20).ok());
+        let Some(bytes) = bytes else {
+            return false;
+        };
+        let mut needle = vec![0u8];
+        needle.extend(keyword.to_ascii_lowercase().bytes());
+        needle.push(0);
+        needle.len() > 4 && bytes.windows(needle.len()).any(|w| w == needle.as_slice())
     }
 
     /// The extra-arguments check (8.7 and later).
