@@ -160,6 +160,9 @@ pub enum Command {
         /// The routing domain (Match RDomain).
         #[arg(long)]
         rdomain: Option<String>,
+        /// The user does not exist (Match Invalid-User, OpenSSH 9.9+).
+        #[arg(long)]
+        invalid_user: bool,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -433,6 +436,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             laddr,
             lport,
             rdomain,
+            invalid_user,
             format,
         } => {
             let insp = inspect::inspect(&target, partition)?;
@@ -448,6 +452,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
                 laddr,
                 lport,
                 rdomain,
+                invalid_user,
             };
             let eff = src.for_connection(&global, &conn);
             let out = crate::browse::SshdConfigOutput::new(&build, &src.files(), &eff);

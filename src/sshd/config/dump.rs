@@ -85,6 +85,9 @@ pub fn dump(o: &Options, b: &Build) -> String {
         line("listenaddress", &l);
     }
     line("usepam", flag(o.int("usepam")));
+    if b.at_least(9, 8) {
+        line("pamservicename", o.str("pamservicename").unwrap_or("sshd"));
+    }
     for k in [
         "logingracetime",
         "x11displayoffset",
@@ -182,6 +185,16 @@ pub fn dump(o: &Options, b: &Build) -> String {
             .unwrap_or("UNKNOWN"),
     );
     line("exposeauthinfo", flag(o.int("exposeauthinfo")));
+    if b.at_least(9, 9) {
+        line(
+            "refuseconnection",
+            flag(Some(o.int("refuseconnection").unwrap_or(0))),
+        );
+    }
+    // Debian 13's patch prints DebianBanner (Debian 12's does not).
+    if b.vendor == Vendor::Debian && b.at_least(10, 0) {
+        line("debianbanner", flag(o.int("debianbanner")));
+    }
     let st = |k: &str| {
         o.str(k)
             .map(str::to_string)
@@ -240,6 +253,26 @@ pub fn dump(o: &Options, b: &Build) -> String {
         "pubkeyacceptedalgorithms",
         &key_list("pubkeyacceptedalgorithms"),
     );
+    if b.at_least(9, 8) {
+        line(
+            "sshdsessionpath",
+            o.str("sshdsessionpath")
+                .unwrap_or("/usr/lib/openssh/sshd-session"),
+        );
+    }
+    if b.at_least(10, 0) {
+        line(
+            "sshdauthpath",
+            o.str("sshdauthpath")
+                .unwrap_or("/usr/lib/openssh/sshd-auth"),
+        );
+    }
+    if b.at_least(9, 8) {
+        line(
+            "persourcepenaltyexemptlist",
+            o.str("persourcepenaltyexemptlist").unwrap_or("none"),
+        );
+    }
     line("loglevel", level_name(o.int("loglevel").unwrap_or(-1)));
     line(
         "syslogfacility",
@@ -279,6 +312,8 @@ pub fn dump(o: &Options, b: &Build) -> String {
     let ct = o.list("channeltimeout");
     if !ct.is_empty() {
         line("channeltimeout", &ct.join(" "));
+    } else if b.at_least(9, 3) {
+        line("channeltimeout", "none");
     }
     for (name, _, args) in &o.subsystems {
         line("subsystem", &format!("{name} {args}"));
@@ -340,5 +375,35 @@ pub fn dump(o: &Options, b: &Build) -> String {
         v.push_str(" verify-required");
     }
     line("pubkeyauthoptions", v.trim_start());
+    if b.at_least(9, 8) {
+        let (on, p) = o.penalties.filled(b);
+        if on {
+            let g = |k: &str| p.get(k).copied().unwrap_or(0);
+            let mode = |k: &str| if g(k) == 1 { "deny-all" } else { "permissive" };
+            let refuse = if b.at_least(9, 9) {
+                format!(" refuseconnection:{}", g("refuseconnection"))
+            } else {
+                String::new()
+            };
+            line(
+                "persourcepenalties",
+                &format!(
+                    "crash:{} authfail:{} noauth:{} grace-exceeded:{}{refuse} max:{} min:{} max-sources4:{} max-sources6:{} overflow:{} overflow6:{}",
+                    g("crash"),
+                    g("authfail"),
+                    g("noauth"),
+                    g("grace-exceeded"),
+                    g("max"),
+                    g("min"),
+                    g("max-sources4"),
+                    g("max-sources6"),
+                    mode("overflow"),
+                    mode("overflow6")
+                ),
+            );
+        } else {
+            line("persourcepenalties", "no");
+        }
+    }
     s
 }

@@ -41,6 +41,45 @@ pub struct Options {
     pub origin: BTreeMap<&'static str, Origin>,
     /// Where each entry of a list option was set, parallel to `lists`.
     pub list_origin: BTreeMap<&'static str, Vec<Origin>>,
+    /// PerSourcePenalties (9.8+).
+    pub penalties: Penalties,
+}
+
+/// `PerSourcePenalties`: on/off and the items set (`crash`, `authfail`, `noauth`,
+/// `grace-exceeded`, `refuseconnection`, `max`, `min`, `max-sources4`, `max-sources6`,
+/// `overflow`, `overflow6`; overflow values 1 deny-all, 2 permissive).
+#[derive(Debug, Clone, Default)]
+pub struct Penalties {
+    pub enabled: Option<bool>,
+    pub values: BTreeMap<&'static str, i64>,
+}
+
+impl Penalties {
+    /// The release's defaults for what was not set.
+    pub fn filled(&self, b: &Build) -> (bool, BTreeMap<&'static str, i64>) {
+        let mut v = self.values.clone();
+        let grace = if b.at_least(9, 9) { 10 } else { 20 };
+        let mut defaults: Vec<(&'static str, i64)> = vec![
+            ("crash", 90),
+            ("authfail", 5),
+            ("noauth", 1),
+            ("grace-exceeded", grace),
+            ("max", 600),
+            ("min", 15),
+            ("max-sources4", 65536),
+            ("max-sources6", 65536),
+            ("overflow", 2),
+        ];
+        if b.at_least(9, 9) {
+            defaults.push(("refuseconnection", 10));
+        }
+        for (k, d) in defaults {
+            v.entry(k).or_insert(d);
+        }
+        let o = v.get("overflow").copied().unwrap_or(2);
+        v.entry("overflow6").or_insert(o);
+        (self.enabled.unwrap_or(true), v)
+    }
 }
 
 /// A multistate keyword's words and values, in OpenSSH's order (the first word with a value is
@@ -304,9 +343,14 @@ impl Options {
             self.per_source_netblock = Some((32, 128));
         }
         if self.ip_qos.is_none() {
-            // Debian and Ubuntu keep the pre-7.8 TOS values (a VMware NAT bug, Debian #923879).
-            self.ip_qos = Some(if b.vendor == Vendor::Debian || !b.at_least(7, 8) {
+            // Before 7.8 the TOS values; 7.8 to 10.0 AF21/CS1; 10.1 EF/CS1. Debian 12 kept the
+            // TOS values (a VMware NAT bug, Debian #923879); Debian 13's 10.0 has EF/CS1.
+            self.ip_qos = Some(if b.vendor == Vendor::Debian && b.at_least(10, 0) {
+                (0xb8, 0x20)
+            } else if b.vendor == Vendor::Debian || !b.at_least(7, 8) {
                 (0x10, 0x08)
+            } else if b.at_least(10, 1) {
+                (0xb8, 0x20)
             } else {
                 (0x48, 0x20)
             });

@@ -72,6 +72,8 @@ pub struct Conn {
     pub laddr: Option<String>,
     pub lport: Option<u16>,
     pub rdomain: Option<String>,
+    /// `-C invalid-user` (9.9+): the user does not exist (Match Invalid-User).
+    pub invalid_user: bool,
 }
 
 /// What the guest's accounts say, for `Match Group` and `~` in paths.
@@ -880,6 +882,9 @@ impl<'a> Source<'a> {
                     i += 1;
                     items.push(arg);
                 }
+                if items.is_empty() && b.at_least(9, 7) {
+                    fatal_at!("no {keyword} specified");
+                }
                 if first && act {
                     for a in items {
                         p.options.push(canon, a, &at);
@@ -887,52 +892,76 @@ impl<'a> Source<'a> {
                 }
             }
             "allowusers" | "denyusers" => {
+                let mut any = false;
                 while let Some(arg) = av.next() {
                     if arg.is_empty() || !matching::user_pattern_valid(&arg) {
                         fatal_at!("invalid {keyword} pattern: \"{arg}\"");
                     }
+                    any = true;
                     if act {
                         p.options.push(canon, arg, &at);
                     }
                 }
+                if !any && b.at_least(9, 7) {
+                    fatal_at!("no {keyword} specified");
+                }
             }
             "allowgroups" | "denygroups" => {
+                let mut any = false;
                 while let Some(arg) = av.next() {
                     if arg.is_empty() {
                         fatal_at!("empty {keyword} pattern");
                     }
+                    any = true;
                     if act {
                         p.options.push(canon, arg, &at);
                     }
                 }
+                if !any && b.at_least(9, 7) {
+                    fatal_at!("no {keyword} specified");
+                }
             }
             "subsystem" => {
-                if p.options.subsystems.len() >= 256 {
+                if !b.at_least(9, 5) && p.options.subsystems.len() >= 256 {
                     fatal_at!("too many subsystems defined.");
                 }
                 let Some(name) = av.next().filter(|a| !a.is_empty()) else {
                     fatal_at!("{keyword} missing argument.");
                 };
-                // 9.5 made Subsystem allowed in Match; before that an inactive line took no
-                // command check.
                 if !act {
-                    av.consume();
-                } else {
-                    if p.options.subsystems.iter().any(|(n, _, _)| *n == name) {
-                        if b.at_least(9, 5) {
-                            av.consume();
-                            return Ok(self.extra(p, &av, file, lineno, &keyword));
-                        }
+                    // 9.5+ consume the line; before, one more word was taken (the rest then
+                    // fails the extra-arguments check, as in OpenSSH).
+                    if b.at_least(9, 5) {
+                        av.consume();
+                    } else {
+                        av.next();
+                    }
+                } else if p.options.subsystems.iter().any(|(n, _, _)| *n == name) {
+                    if !b.at_least(9, 5) {
                         fatal_at!("Subsystem '{name}' already defined.");
                     }
+                    // 9.5+: logged at debug level and ignored.
+                    av.consume();
+                } else {
                     let Some(cmd) = av.next().filter(|a| !a.is_empty()) else {
                         fatal_at!("Missing subsystem command.");
                     };
-                    let mut full = cmd.clone();
-                    while let Some(a) = av.next() {
-                        full.push(' ');
-                        full.push_str(&a);
-                    }
+                    let rest: Vec<String> = std::iter::from_fn(|| av.next()).collect();
+                    let full = if b.at_least(9, 5) {
+                        // argv_assemble: the command and its arguments re-quoted.
+                        let head = argv_assemble(std::slice::from_ref(&cmd));
+                        let tail = argv_assemble(&rest);
+                        if tail.is_empty() {
+                            head
+                        } else {
+                            format!("{head} {tail}")
+                        }
+                    } else {
+                        std::iter::once(cmd.clone())
+                            .chain(rest)
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    };
                     p.options.subsystems.push((name, cmd, full));
                 }
             }
@@ -994,7 +1023,51 @@ impl<'a> Source<'a> {
                     }
                 };
                 if act {
-                    p.options.set_int_last(canon, v, &at);
+                    if b.at_least(9, 5) {
+                        p.options.set_int_first(canon, v, &at);
+                    } else {
+                        p.options.set_int_last(canon, v, &at);
+                    }
+                }
+            }
+            "persourcepenaltyexemptlist" => {
+                let Some(arg) = av.next().filter(|a| !a.is_empty()) else {
+                    fatal_at!("missing argument.");
+                };
+                if matching::addr_list(None, &arg) != 0 {
+                    fatal_at!("keyword {keyword} invalid address argument.");
+                }
+                if act {
+                    p.options.set_str_first(canon, arg, &at);
+                }
+            }
+            "persourcepenalties" => {
+                let mut any = false;
+                while let Some(arg) = av.next() {
+                    any = true;
+                    let lower = arg.to_ascii_lowercase();
+                    if lower == "no" || lower == "yes" {
+                        if av.remaining() > 0 {
+                            fatal_at!("keyword {keyword} \"{arg}\" argument must appear alone.");
+                        }
+                        if act && p.options.penalties.enabled.is_none() {
+                            p.options.penalties.enabled = Some(lower == "yes");
+                        }
+                        continue;
+                    }
+                    let (field, value) = match penalty_item(&arg, b) {
+                        Ok(x) => x,
+                        Err(msg) => {
+                            return fatal(p, file, lineno, &keyword, msg.replace("{kw}", &keyword));
+                        }
+                    };
+                    if act && !p.options.penalties.values.contains_key(field) {
+                        p.options.penalties.values.insert(field, value);
+                        p.options.penalties.enabled = Some(true);
+                    }
+                }
+                if !any {
+                    fatal_at!("no {keyword} specified");
                 }
             }
             "authorizedkeysfile" => {
@@ -1013,6 +1086,9 @@ impl<'a> Source<'a> {
                     }
                     items.push(tilde_expand(&arg, self.accounts));
                 }
+                if items.is_empty() && b.at_least(9, 7) {
+                    fatal_at!("no {keyword} specified");
+                }
                 if act && first {
                     for a in items {
                         p.options.push(canon, a, &at);
@@ -1029,13 +1105,18 @@ impl<'a> Source<'a> {
                 }
             }
             "acceptenv" => {
+                let mut any = false;
                 while let Some(arg) = av.next() {
                     if arg.is_empty() || arg.contains('=') {
                         fatal_at!("Invalid environment name.");
                     }
+                    any = true;
                     if act {
                         p.options.push(canon, arg, &at);
                     }
+                }
+                if !any && b.at_least(9, 7) {
+                    fatal_at!("no {keyword} specified");
                 }
             }
             "setenv" => {
@@ -1053,6 +1134,9 @@ impl<'a> Source<'a> {
                         continue;
                     }
                     items.push(arg);
+                }
+                if items.is_empty() && b.at_least(9, 7) {
+                    fatal_at!("no {keyword} specified");
                 }
                 if act && first {
                     for a in items {
@@ -1167,7 +1251,7 @@ impl<'a> Source<'a> {
             "match" => {
                 let nevermatch = *inc_flags & NEVERMATCH != 0;
                 let ci = if nevermatch { None } else { conn };
-                let (value, consumed_all) = match self.match_line(p, str_rest, file, lineno, ci) {
+                let value = match self.match_line(p, str_rest, file, lineno, ci) {
                     Ok(v) => v,
                     Err(()) => fatal_at!("Bad Match condition"),
                 };
@@ -1176,13 +1260,7 @@ impl<'a> Source<'a> {
                     p.matched.push((file.to_string(), lineno));
                 }
                 *inc_flags &= !MATCH_ONLY;
-                if consumed_all {
-                    av.consume();
-                } else {
-                    // Extra words after the criteria: the extra-arguments check fails.
-                    av.consume();
-                    av.extra = true;
-                }
+                av.consume();
             }
             "permitopen" | "permitlisten" => {
                 let Some(first_arg) = av.next().filter(|a| !a.is_empty()) else {
@@ -1309,7 +1387,9 @@ impl<'a> Source<'a> {
                 let mut items = Vec::new();
                 while let Some(arg) = av.next() {
                     if arg == "any" {
-                        if !p.options.list(canon).is_empty() || !items.is_empty() {
+                        // Up to 9.6 "any" also clashed with a list set by an earlier line.
+                        let earlier = !b.at_least(9, 7) && !p.options.list(canon).is_empty();
+                        if earlier || !items.is_empty() {
                             fatal_at!("\"any\" must appear alone in {keyword}");
                         }
                         seen_any = true;
@@ -1436,7 +1516,9 @@ impl<'a> Source<'a> {
         out
     }
 
-    /// `match_cfg_line`: Ok((matched, consumed every word)); Err on a bad condition.
+    /// `match_cfg_line`: whether the criteria match; Err on a bad condition. Up to 9.8 the
+    /// criteria are split with `strdelim` (so `User=alice` splits at the `=`); from 9.9 with
+    /// `argv_split`, and 10.0 accepts `user=alice` style criteria explicitly.
     fn match_line(
         &self,
         p: &mut Parsed,
@@ -1444,11 +1526,16 @@ impl<'a> Source<'a> {
         file: &str,
         lineno: usize,
         ci: Option<&Conn>,
-    ) -> Result<(bool, bool), ()> {
+    ) -> Result<bool, ()> {
         let b = self.build;
+        let tokens: Vec<String> = if b.at_least(9, 9) {
+            lexer::argv_split(criteria).unwrap_or_default()
+        } else {
+            lexer::strdelim_all(criteria).unwrap_or_default()
+        };
+        let mut toks = tokens.into_iter();
         let mut result = true;
         let mut attributes = 0;
-        let mut rest = Some(criteria);
         let mut needs: Vec<&'static str> = Vec::new();
         let err = |p: &mut Parsed, msg: String| {
             // match_cfg_line's errors carry no file name.
@@ -1461,29 +1548,21 @@ impl<'a> Source<'a> {
                 message: msg,
             });
         };
-        while let Some(r) = rest {
-            let Ok((attrib, next)) = lexer::strdelim(r) else {
-                break;
-            };
-            rest = next;
+        while let Some(attrib) = toks.next() {
             if attrib.is_empty() {
                 break;
             }
             if attrib.starts_with('#') {
-                rest = None;
                 break;
             }
             attributes += 1;
             let lower = attrib.to_ascii_lowercase();
             if lower == "all" {
-                let arg = match rest {
-                    Some(r) => lexer::strdelim(r).ok(),
-                    None => None,
-                };
+                let arg = toks.next();
                 if attributes > 1
                     || arg
                         .as_ref()
-                        .is_some_and(|(a, _)| !a.is_empty() && !a.starts_with('#'))
+                        .is_some_and(|a| !a.is_empty() && !a.starts_with('#'))
                 {
                     err(
                         p,
@@ -1491,29 +1570,38 @@ impl<'a> Source<'a> {
                     );
                     return Err(());
                 }
-                return Ok((true, true));
+                return Ok(true);
             }
             if lower == "invalid-user" && b.at_least(9, 9) {
-                // Matches when the user does not exist; needs no argument.
-                if let Some(c) = ci {
-                    match &c.user {
-                        Some(u) => {
-                            if self.accounts.users.iter().any(|e| &e.name == u) {
-                                result = false;
-                            }
-                        }
-                        None => result = false,
-                    }
-                } else {
+                // Matches a user who does not exist (sshd -T: only with "invalid-user" in -C).
+                if !ci.is_some_and(|c| c.invalid_user) {
                     result = false;
                 }
                 continue;
             }
-            let arg = match rest.map(lexer::strdelim) {
-                Some(Ok((a, n))) if !a.is_empty() && !a.starts_with('#') => {
-                    rest = n;
-                    a
+            const KEYED: &[&str] = &[
+                "user=",
+                "group=",
+                "host=",
+                "address=",
+                "localaddress=",
+                "localport=",
+                "rdomain=",
+                "version=",
+            ];
+            let (attrib, lower, arg) = match KEYED.iter().find(|k| lower.starts_with(**k)) {
+                Some(k) if b.at_least(10, 0) => {
+                    let (a, v) = attrib.split_at(k.len() - 1);
+                    (
+                        a.to_string(),
+                        a.to_ascii_lowercase(),
+                        Some(v[1..].to_string()),
+                    )
                 }
+                _ => (attrib.clone(), lower, toks.next()),
+            };
+            let arg = match arg {
+                Some(a) if !a.is_empty() && !a.starts_with('#') => a,
                 _ => {
                     err(p, format!("Missing Match criteria for {attrib}"));
                     return Err(());
@@ -1664,8 +1752,7 @@ impl<'a> Source<'a> {
                 needs,
             });
         }
-        let consumed = rest.is_none_or(|r| r.is_empty());
-        Ok((result, consumed))
+        Ok(result)
     }
 }
 
@@ -1911,6 +1998,71 @@ fn strtol_octal(s: &str) -> Option<i64> {
         return None;
     }
     i64::from_str_radix(&t[..end], 8).ok()
+}
+
+/// One `PerSourcePenalties` item: (field, value), or sshd's message ({kw} = the keyword).
+fn penalty_item(arg: &str, b: Build) -> Result<(&'static str, i64), String> {
+    const TIMES: &[(&str, &str)] = &[
+        ("crash:", "crash"),
+        ("authfail:", "authfail"),
+        ("noauth:", "noauth"),
+        ("grace-exceeded:", "grace-exceeded"),
+        ("refuseconnection:", "refuseconnection"),
+        ("max:", "max"),
+        ("min:", "min"),
+    ];
+    for (prefix, field) in TIMES {
+        if *field == "refuseconnection" && !b.at_least(9, 9) {
+            continue;
+        }
+        if let Some(t) = arg.strip_prefix(prefix) {
+            return parse_time(Some(t.to_string()))
+                .map(|v| (*field, v))
+                .ok_or_else(|| "invalid {kw} time value.".to_string());
+        }
+    }
+    for (prefix, field) in [
+        ("max-sources4:", "max-sources4"),
+        ("max-sources6:", "max-sources6"),
+    ] {
+        if let Some(t) = arg.strip_prefix(prefix) {
+            return atoi_err(Some(t))
+                .map(|v| (field, v))
+                .map_err(|e| format!("{{kw}} value {e}."));
+        }
+    }
+    match arg {
+        "overflow:deny-all" => Ok(("overflow", 1)),
+        "overflow:permissive" => Ok(("overflow", 2)),
+        "overflow6:deny-all" => Ok(("overflow6", 1)),
+        "overflow6:permissive" => Ok(("overflow6", 2)),
+        _ => Err(format!("unsupported {{kw}} keyword {arg}")),
+    }
+}
+
+/// `argv_assemble`: words joined by spaces; a word with blanks is double-quoted, and `\`, `'`
+/// and `"` are escaped with a backslash.
+fn argv_assemble(words: &[String]) -> String {
+    let mut out = Vec::new();
+    for w in words {
+        let mut a = String::new();
+        let mut ws = false;
+        for c in w.chars() {
+            match c {
+                ' ' | '\t' => {
+                    ws = true;
+                    a.push(c);
+                }
+                '\\' | '\'' | '"' => {
+                    a.push('\\');
+                    a.push(c);
+                }
+                _ => a.push(c),
+            }
+        }
+        out.push(if ws { format!("\"{a}\"") } else { a });
+    }
+    out.join(" ")
 }
 
 /// `hpdelim`: host and the rest after a `:` (brackets protect IPv6); None for a `/` delimiter
