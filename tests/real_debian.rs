@@ -122,7 +122,13 @@ fn real_debian_12_breakages_are_found() {
         return;
     };
     let t = tempdir();
-    let cases: [(&str, &str, &str, &str); 6] = [
+    let cases: [(&str, &str, &str, &str); 7] = [
+        (
+            "no-host-keys",
+            "rm /etc/ssh/ssh_host_rsa_key\nrm /etc/ssh/ssh_host_ecdsa_key\nrm /etc/ssh/ssh_host_ed25519_key\n",
+            "SSHD-KEY-001",
+            "no usable host key",
+        ),
         (
             "libcrypto",
             "rm /usr/lib/x86_64-linux-gnu/libcrypto.so.3\n",
