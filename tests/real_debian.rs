@@ -272,3 +272,146 @@ fn real_debian_12_sshd_config_breakages_are_found() {
         let _ = std::fs::remove_file(&img);
     }
 }
+
+/// Writes a file into an image with debugfs (replacing it when it exists), owned by root, 0644.
+fn put(
+    img: &std::path::Path,
+    cache_root: &std::path::Path,
+    guest: &str,
+    content: &str,
+    work: &std::path::Path,
+) {
+    let host = work.join(guest.replace('/', "_"));
+    std::fs::write(&host, content).unwrap();
+    let (parent, base) = guest.rsplit_once('/').unwrap();
+    let rm = if cache_root.join(&guest[1..]).exists() {
+        format!("rm {base}\n")
+    } else {
+        String::new()
+    };
+    debugfs_w(
+        img,
+        &format!(
+            "cd {parent}\n{rm}write {} {base}\nsif {base} uid 0\nsif {base} gid 0\nsif {base} mode 0100644\n",
+            host.display()
+        ),
+    );
+}
+
+/// The login path on real Debian 12 (user admin with a key): each classic breakage blocks with
+/// the right rule and path, and the healthy image (also with /home moved behind an absolute
+/// symlink) is allowed.
+#[test]
+fn real_debian_12_login_breakages_block_admin() {
+    let Some(dir) = cache() else {
+        eprintln!("skipped: set RESCUE_INSPECT_DEBIAN (scripts/e2e-debian.sh does)");
+        return;
+    };
+    let t = tempdir();
+    let root = dir.join("root");
+    let passwd = std::fs::read_to_string(root.join("etc/passwd")).unwrap();
+    let shadow = std::fs::read_to_string(root.join("etc/shadow")).unwrap();
+    let with_admin = |text: &str, f: &dyn Fn(&mut Vec<String>)| -> String {
+        text.lines()
+            .map(|l| {
+                if l.starts_with("admin:") {
+                    let mut fields: Vec<String> = l.split(':').map(str::to_string).collect();
+                    f(&mut fields);
+                    fields.join(":")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n"
+    };
+    let dsa = t.path().join("dsa");
+    check(
+        Command::new("ssh-keygen")
+            .args(["-q", "-N", "", "-t", "dsa", "-f"])
+            .arg(&dsa)
+            .output()
+            .unwrap(),
+        "ssh-keygen -t dsa",
+    );
+    let dsa_pub = std::fs::read_to_string(dsa.with_extension("pub")).unwrap();
+    // (name, debugfs script, files to write, rule, path it names)
+    type Case = (
+        &'static str,
+        String,
+        Vec<(&'static str, String)>,
+        &'static str,
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
+        ("ssh-0777", "sif /home/admin/.ssh mode 040777\n".into(), vec![], "PERM-001", "/home/admin/.ssh"),
+        ("keys-other-owner", "sif /home/admin/.ssh/authorized_keys uid 1001\n".into(), vec![], "PERM-001", "/home/admin/.ssh/authorized_keys"),
+        ("keys-missing", "rm /home/admin/.ssh/authorized_keys\n".into(), vec![], "AK-001", "/home/admin/.ssh/authorized_keys"),
+        ("home-missing", String::new(), vec![("/etc/passwd", with_admin(&passwd, &|f| f[5] = "/home/gone".into()))], "ACC-003", "/home/gone"),
+        ("shell-missing", String::new(), vec![("/etc/passwd", with_admin(&passwd, &|f| f[6] = "/bin/fish".into()))], "ACC-002", "/etc/passwd"),
+        ("nologin", String::new(), vec![("/etc/passwd", with_admin(&passwd, &|f| f[6] = "/usr/sbin/nologin".into()))], "ACC-002", "/etc/passwd"),
+        ("expired", String::new(), vec![("/etc/shadow", with_admin(&shadow, &|f| f[7] = "1".into()))], "ACC-004", "/etc/shadow"),
+        ("allowusers", String::new(), vec![("/etc/ssh/sshd_config.d/10-users.conf", "AllowUsers deploy\n".into())], "AUTH-001", "/etc/ssh/sshd_config.d/10-users.conf"),
+        ("match-no-pubkey", String::new(), vec![("/etc/ssh/sshd_config.d/10-match.conf", "Match User admin\n    PubkeyAuthentication no\n".into())], "AUTH-001", "/etc/ssh/sshd_config.d/10-match.conf"),
+        ("keys-file-elsewhere", String::new(), vec![("/etc/ssh/sshd_config.d/10-keys.conf", "AuthorizedKeysFile /etc/ssh/authorized_keys/%u\n".into())], "AK-001", "/etc/ssh/authorized_keys/admin"),
+        ("only-dsa", "sif /home/admin/.ssh/authorized_keys uid 1000\nsif /home/admin/.ssh/authorized_keys gid 1000\nsif /home/admin/.ssh/authorized_keys mode 0100600\n".into(), vec![("/home/admin/.ssh/authorized_keys", dsa_pub.clone())], "AK-003", "/home/admin/.ssh/authorized_keys"),
+        ("pam-session-module", "rm /usr/lib/x86_64-linux-gnu/security/pam_loginuid.so\n".into(), vec![], "PAM-001", "/etc/pam.d/sshd"),
+    ];
+    for (name, script, files, id, path) in cases {
+        let img = t.path().join(format!("{name}.img"));
+        sparse_copy(&dir.join("ext4.img"), &img);
+        for (guest, content) in &files {
+            put(&img, &root, guest, content, t.path());
+        }
+        if !script.is_empty() {
+            debugfs_w(&img, &script);
+        }
+        let (code, r) = check_json(&img, &[]);
+        assert_eq!(code, 1, "{name}: {r}");
+        let v = r["verdict"]["logins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["user"] == "admin")
+            .unwrap_or_else(|| panic!("{name}: no verdict for admin: {r}"))
+            .clone();
+        assert_eq!(v["key_login"], "blocked", "{name}: {r}");
+        let f = with(id, &r);
+        assert!(!f.is_empty(), "{name}: no {id}: {r}");
+        assert_eq!(f[0]["path"], path, "{name}: {}", f[0]);
+        assert!(f[0]["fix"].as_str().is_some(), "{name}: {}", f[0]);
+        let _ = std::fs::remove_file(&img);
+    }
+
+    // /home moved to /srv/home behind an absolute symlink: still allowed; broken behind the
+    // link: the finding names the real directory.
+    for broken in [false, true] {
+        let img = t.path().join(format!("symlinked-home-{broken}.img"));
+        sparse_copy(&dir.join("ext4.img"), &img);
+        let mut script = String::from(
+            "mkdir /srv/home\nlink /home/admin /srv/home/admin\nunlink /home/admin\nrmdir /home\nsymlink /home /srv/home\n",
+        );
+        if broken {
+            script.push_str("sif /srv/home/admin/.ssh mode 040777\n");
+        }
+        debugfs_w(&img, &script);
+        let (code, r) = check_json(&img, &[]);
+        let admin = r["verdict"]["logins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["user"] == "admin")
+            .unwrap()
+            .clone();
+        if broken {
+            assert_eq!(code, 1, "{r}");
+            assert_eq!(admin["key_login"], "blocked", "{r}");
+            let f = with("PERM-001", &r);
+            assert_eq!(f[0]["path"], "/srv/home/admin/.ssh", "{r}");
+        } else {
+            assert_eq!(code, 0, "{r}");
+            assert_eq!(admin["key_login"], "allowed", "{r}");
+        }
+    }
+}
