@@ -399,3 +399,38 @@ fn a_client_only_ssh_dir_is_not_a_login_account() {
     );
     assert_eq!(r["summary"]["critical"], 0, "{r}");
 }
+
+#[test]
+fn pam_access_rules_decide_like_pam_access() {
+    let dir = std::fs::canonicalize("/lib/x86_64-linux-gnu")
+        .unwrap()
+        .join("security");
+    // (access.conf, expected verdict for admin, PAM-003 line)
+    let cases: [(&str, &str, Option<usize>); 4] = [
+        ("# only root\n-:ALL EXCEPT root:ALL\n", "blocked", Some(2)),
+        ("+:admin:ALL\n-:ALL:ALL\n", "allowed", None),
+        ("-:(sudo):ALL\n", "blocked", Some(1)),
+        ("-:admin:10.0.0.0/8\n", "unknown", None),
+    ];
+    for (i, (rules, want, line)) in cases.into_iter().enumerate() {
+        let mut g = Guest::debian();
+        g.text(
+            "/etc/pam.d/sshd",
+            "account required pam_access.so\naccount required pam_nologin.so\n",
+        );
+        for m in ["pam_access.so", "pam_nologin.so"] {
+            g.file(dir.join(m).to_str().unwrap(), FAKE_ELF, 0o644, 0, 0);
+        }
+        g.text("/etc/security/access.conf", rules);
+        let r = report(&g, &format!("access{i}"));
+        assert_eq!(verdict(&r, "admin")["key_login"], want, "{rules}: {r}");
+        let f = with("PAM-003", &r);
+        match line {
+            Some(n) => {
+                assert_eq!(f[0]["path"], "/etc/security/access.conf", "{r}");
+                assert_eq!(f[0]["line"], n, "{r}");
+            }
+            None => assert!(f.is_empty(), "{r}"),
+        }
+    }
+}

@@ -188,6 +188,20 @@ refuse every user but root while /etc/nologin exists. Shutdown leaves it behind 
 interrupted.\n\nFix: `rm /mnt/rescue/etc/nologin`."
 );
 rule!(
+    PAM_003,
+    "PAM-003",
+    Critical,
+    Pam,
+    "pam_access denies the user",
+    "When sshd's PAM account stack runs pam_access (required or requisite), the rules in \
+/etc/security/access.conf (or its accessfile=) are evaluated like pam_access does: the first line \
+whose users (names, (groups), ALL, EXCEPT) and origins match decides, `+` allows and `-` denies, \
+no match allows. Offline the client's address is not known: a deciding line that names hosts, \
+networks or netgroups makes the verdict unknown.\n\nWhy it matters: the key is accepted, then \
+\"Access denied for user by PAM account configuration\" ends the login.\n\nFix: edit the line \
+the finding names (add the user, or an EXCEPT), or remove pam_access from /etc/pam.d/sshd."
+);
+rule!(
     LOGIN_001,
     "LOGIN-001",
     Critical,
@@ -200,7 +214,7 @@ even when sshd runs.\n\nFix: fix the findings that block the intended user."
 
 pub static RULES: &[&Rule] = &[
     &ACC_001, &ACC_002, &ACC_003, &ACC_004, &ACC_005, &AUTH_001, &AUTH_002, &AK_001, &AK_002,
-    &AK_003, &PERM_001, &PAM_001, &PAM_002, &LOGIN_001,
+    &AK_003, &PERM_001, &PAM_001, &PAM_002, &PAM_003, &LOGIN_001,
 ];
 
 /// What sshd's effective configuration says for one user's connection.
@@ -522,19 +536,6 @@ pub fn evaluate(
         usable_keys: Vec::new(),
     };
     let mp = s.mount_point.trim_end_matches('/');
-    let step = |r: &mut UserLogin, name: &str, passed: Option<bool>, evidence: String| {
-        r.steps.push(Step {
-            step: name.into(),
-            passed,
-            evidence,
-        });
-    };
-    let block = |r: &mut UserLogin, f: Finding| {
-        if f.severity == Severity::Critical || f.id == "AUTH-002" {
-            r.state = LoginState::Blocked;
-        }
-        r.findings.push(f.user(user));
-    };
 
     // 1. The account.
     let Some(pw) = acc.passwd.iter().find(|p| p.name == user) else {
@@ -1112,6 +1113,12 @@ pub fn evaluate(
                 if l.module_name() == "pam_nologin.so" {
                     has_nologin = true;
                 }
+                if kind == "account"
+                    && l.module_name() == "pam_access.so"
+                    && pam::find_module(fs, &l.module).is_some()
+                {
+                    pam_access_step(fs, &mut r, l, user, &groups, s);
+                }
                 if pam::find_module(fs, &l.module).is_none() && l.fails_when_missing() {
                     step(
                         &mut r,
@@ -1164,6 +1171,93 @@ pub fn evaluate(
         block(&mut r, f);
     }
     r
+}
+
+/// Records one step of a user's login path.
+fn step(r: &mut UserLogin, name: &str, passed: Option<bool>, evidence: String) {
+    r.steps.push(Step {
+        step: name.into(),
+        passed,
+        evidence,
+    });
+}
+
+/// Records a finding about the user; a critical one (or AUTH-002) blocks the login.
+fn block(r: &mut UserLogin, f: Finding) {
+    if f.severity == Severity::Critical || f.id == "AUTH-002" {
+        r.state = LoginState::Blocked;
+    }
+    let user = r.user.clone();
+    r.findings.push(f.user(user));
+}
+
+/// pam_access in the account stack: the user's fate under its rules.
+fn pam_access_step(
+    fs: &RootFs,
+    r: &mut UserLogin,
+    l: &pam::PamLine,
+    user: &str,
+    groups: &[String],
+    s: &Settings,
+) {
+    use crate::guest::pam_access::{self, Decision};
+    let file = l
+        .args
+        .iter()
+        .find_map(|a| a.strip_prefix("accessfile="))
+        .unwrap_or("/etc/security/access.conf")
+        .to_string();
+    let text = fs.read_to_string_lossy(&file).unwrap_or_default();
+    let opts = pam_access::Options::from_args(&l.args);
+    let blocks = matches!(l.control, pam::Control::Required | pam::Control::Requisite);
+    match pam_access::decide(&text, user, groups, &opts) {
+        Decision::Allow(at) => step(
+            r,
+            "pam_access",
+            Some(true),
+            match at {
+                Some(n) => format!("{file}:{n} allows {user}"),
+                None => format!("no line of {file} denies {user}"),
+            },
+        ),
+        Decision::Deny(n, text) if blocks => {
+            step(r, "pam_access", Some(false), format!("{file}:{n}: {text}"));
+            let f = PAM_003
+                .finding(
+                    format!("pam_access denies {user}: {file}:{n}"),
+                    format!(
+                        "{}:{} runs pam_access; {file} line {n} `{text}` is the first line matching {user} (groups: {}) from any client, and it denies. sshd logs \"Access denied for user {user} by PAM account configuration\".",
+                        l.file.display(),
+                        l.line,
+                        groups.join(", ")
+                    ),
+                )
+                .at(file.clone())
+                .line(n)
+                .fix(format!(
+                    "edit {}:{n}: exclude {user} (e.g. add `EXCEPT {user}` to its users field) or put `+:{user}:ALL` above it",
+                    s.host_path(&file)
+                ));
+            block(r, f);
+        }
+        Decision::Deny(n, text) => step(
+            r,
+            "pam_access",
+            None,
+            format!("{file}:{n} `{text}` denies, but pam_access is not required in the stack"),
+        ),
+        Decision::Depends(n, text) => {
+            step(
+                r,
+                "pam_access",
+                None,
+                format!("{file}:{n} `{text}`: depends on the client's host or address"),
+            );
+            if r.state == LoginState::Allowed {
+                r.state = LoginState::Unknown;
+            }
+        }
+    }
 }
 
 fn short(i: &LineIssue) -> &'static str {

@@ -8,4 +8,5 @@ pub mod fstab;
 pub mod ldso;
 pub mod os_release;
 pub mod pam;
+pub mod pam_access;
 pub mod systemd;
