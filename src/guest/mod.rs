@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod dpkg;
 pub mod elf;
+pub mod firewall;
 pub mod fstab;
 pub mod ldso;
 pub mod os_release;
