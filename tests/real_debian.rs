@@ -415,3 +415,55 @@ fn real_debian_12_login_breakages_block_admin() {
         }
     }
 }
+
+/// Real Debian 12's sshd links libwrap: hosts.deny applies. And a firewall enabled at boot.
+#[test]
+fn real_debian_12_network_path() {
+    let Some(dir) = cache() else {
+        eprintln!("skipped: set RESCUE_INSPECT_DEBIAN (scripts/e2e-debian.sh does)");
+        return;
+    };
+    let t = tempdir();
+    let root = dir.join("root");
+    let unit = "[Unit]\nDescription=netfilter persistent configuration\n\n[Service]\nType=oneshot\nExecStart=/usr/sbin/netfilter-persistent start\n\n[Install]\nWantedBy=multi-user.target\n";
+    type Case = (
+        &'static str,
+        Vec<(&'static str, String)>,
+        &'static str,
+        Option<(&'static str, &'static str, usize)>,
+    );
+    let cases: Vec<Case> = vec![
+        ("hosts-deny", vec![("/etc/hosts.deny", "# deny everything\nALL: ALL\n".into())], "", Some(("NET-003", "/etc/hosts.deny", 2))),
+        ("hosts-allow-sshd", vec![("/etc/hosts.deny", "ALL: ALL\n".into()), ("/etc/hosts.allow", "sshd: ALL\n".into())], "", None),
+        (
+            "iptables-drop",
+            vec![
+                ("/usr/lib/systemd/system/netfilter-persistent.service", unit.into()),
+                ("/etc/iptables/rules.v4", "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -i lo -j ACCEPT\n-A INPUT -p tcp --dport 80 -j ACCEPT\nCOMMIT\n".into()),
+            ],
+            "mkdir /etc/iptables\nsymlink /etc/systemd/system/multi-user.target.wants/netfilter-persistent.service /lib/systemd/system/netfilter-persistent.service\n",
+            Some(("NET-001", "/etc/iptables/rules.v4", 2)),
+        ),
+    ];
+    for (name, files, script, want) in cases {
+        let img = t.path().join(format!("{name}.img"));
+        sparse_copy(&dir.join("ext4.img"), &img);
+        if !script.is_empty() {
+            debugfs_w(&img, script);
+        }
+        for (guest, content) in &files {
+            put(&img, &root, guest, content, t.path());
+        }
+        let (code, r) = check_json(&img, &[]);
+        match want {
+            Some((id, path, line)) => {
+                assert_eq!(code, 1, "{name}: {r}");
+                let f = with(id, &r);
+                assert_eq!(f.len(), 1, "{name}: {r}");
+                assert_eq!(f[0]["path"], path, "{name}");
+                assert_eq!(f[0]["line"], line, "{name}");
+            }
+            None => assert_eq!(r["summary"]["critical"], 0, "{name}: {r}"),
+        }
+    }
+}

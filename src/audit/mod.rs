@@ -6,6 +6,7 @@ mod boot;
 mod disk;
 mod files;
 pub mod login;
+mod network;
 pub mod sshd;
 mod volume;
 
@@ -54,6 +55,7 @@ pub fn rules() -> Vec<&'static Rule> {
         .chain(sshd::hostkeys::RULES.iter())
         .chain(sshd::config::RULES.iter())
         .chain(sshd::crypto::RULES.iter())
+        .chain(network::RULES.iter())
         .copied()
         .collect();
     all.sort_by_key(|r| r.id);
@@ -94,6 +96,13 @@ pub fn run(insp: &Inspection, settings: &Settings) -> (Vec<Finding>, Verdict) {
     if let Some(root) = &insp.root {
         files::audit(root, settings, &mut findings);
         outcome = sshd::audit(root, settings, &mut findings);
+        network::audit(
+            &root.fs,
+            &outcome.ports,
+            outcome.libwrap,
+            settings,
+            &mut findings,
+        );
     }
     let mut verdict = verdict(&findings);
     if verdict.sshd_starts.is_none() && outcome.start_evaluated {

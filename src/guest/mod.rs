@@ -11,3 +11,4 @@ pub mod os_release;
 pub mod pam;
 pub mod pam_access;
 pub mod systemd;
+pub mod tcp_wrappers;

@@ -200,6 +200,10 @@ pub struct Outcome {
     /// Where sshd will listen: `address:port` (from sshd_config, or from the ssh.socket unit
     /// under socket activation).
     pub listen: Vec<String>,
+    /// The TCP ports among those.
+    pub ports: Vec<u16>,
+    /// sshd links libwrap (TCP wrappers apply).
+    pub libwrap: bool,
 }
 
 /// The sshd audits and the login verdicts.
@@ -234,10 +238,23 @@ pub fn audit(root: &Root, s: &Settings, out: &mut Vec<Finding>) -> Outcome {
         s,
         out,
     );
+    let listen = listen_addresses(&facts, &global);
+    let mut ports: Vec<u16> = listen
+        .iter()
+        .filter_map(|l| l.rsplit(':').next().and_then(|p| p.parse().ok()))
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
     Outcome {
         logins,
         start_evaluated: !global.fatal,
-        listen: listen_addresses(&facts, &global),
+        listen,
+        ports,
+        libwrap: facts
+            .closure
+            .libs
+            .iter()
+            .any(|l| l.soname.starts_with("libwrap.so")),
     }
 }
 
