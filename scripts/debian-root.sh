@@ -32,6 +32,13 @@ if [ ! -f "$OUT/root/.debootstrap-done" ]; then
   touch "$R/.debootstrap-done"
 fi
 R=$OUT/root
+# The network as a cloud image with classic interface names has it (a root without any
+# interface configuration would rightly get NET-012).
+if [ ! -f "$R/.network-done" ]; then
+  printf 'allow-hotplug eth0\niface eth0 inet dhcp\n' > "$R/etc/network/interfaces.d/eth0"
+  printf 'GRUB_CMDLINE_LINUX="console=ttyS0 net.ifnames=0"\n' > "$R/etc/default/grub"
+  touch "$R/.network-done" "$R/.debootstrap-done"
+fi
 # Size: used space plus 40% headroom, at least 1 GiB.
 used_kb=$(du -sk --exclude=proc --exclude=sys "$R" | cut -f1)
 size_mb=$(( used_kb * 14 / 10 / 1024 + 1024 ))

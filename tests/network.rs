@@ -164,3 +164,131 @@ fn each_firewall_family_has_a_broken_and_a_healthy_twin() {
     assert_eq!(f.len(), 1, "{r}");
     assert!(f[0]["title"].as_str().unwrap().contains("2222"));
 }
+
+#[test]
+fn interface_configuration_families() {
+    type Mutation = Box<dyn Fn(&mut Guest)>;
+    let netplan = |yaml: &'static str| -> Mutation {
+        Box::new(move |g: &mut Guest| {
+            g.remove("/etc/network/interfaces.d/eth0");
+            g.remove("/etc/systemd/system/multi-user.target.wants/networking.service");
+            g.file("/usr/sbin/netplan", FAKE_ELF, 0o755, 0, 0);
+            g.text("/etc/netplan/50-cloud-init.yaml", yaml);
+        })
+    };
+    // (name, mutation, rule that must appear with its path (None: none of NET-010..012))
+    type Case = (&'static str, Mutation, Option<(&'static str, &'static str)>);
+    let cases: Vec<Case> = vec![
+        ("healthy-eth0-classic", Box::new(|_: &mut Guest| {}), None),
+        (
+            "eth0-predictable",
+            Box::new(|g: &mut Guest| {
+                g.text(
+                    "/etc/default/grub",
+                    "GRUB_CMDLINE_LINUX=\"console=ttyS0\"\n",
+                );
+            }),
+            Some(("NET-010", "/etc/network/interfaces.d/eth0")),
+        ),
+        (
+            "eth0-predictable-but-cloud-init",
+            Box::new(|g: &mut Guest| {
+                g.text(
+                    "/etc/default/grub",
+                    "GRUB_CMDLINE_LINUX=\"console=ttyS0\"\n",
+                );
+                g.text("/etc/cloud/cloud.cfg", "datasource_list: [Ec2, None]\n");
+                g.file("/usr/bin/cloud-init", FAKE_ELF, 0o755, 0, 0);
+            }),
+            None,
+        ),
+        (
+            "netplan-mac",
+            netplan(
+                "network:\n  version: 2\n  ethernets:\n    ens5:\n      match:\n        macaddress: 02:aa:bb:cc:dd:ee\n      set-name: ens5\n      dhcp4: true\n",
+            ),
+            Some(("NET-011", "/etc/netplan/50-cloud-init.yaml")),
+        ),
+        (
+            "netplan-pattern",
+            netplan(
+                "network:\n  version: 2\n  ethernets:\n    all-en:\n      match:\n        name: \"en*\"\n      dhcp4: true\n",
+            ),
+            None,
+        ),
+        (
+            "no-address",
+            Box::new(|g: &mut Guest| {
+                g.remove("/etc/network/interfaces.d/eth0");
+            }),
+            Some(("NET-012", "")),
+        ),
+        (
+            "networkd-wildcard",
+            Box::new(|g: &mut Guest| {
+                g.remove("/etc/network/interfaces.d/eth0");
+                g.text(
+                    "/usr/lib/systemd/system/systemd-networkd.service",
+                    "[Unit]\nDescription=Network Configuration\n\n[Service]\nExecStart=/lib/systemd/systemd-networkd\n\n[Install]\nWantedBy=multi-user.target\n",
+                );
+                g.symlink(
+                    "/etc/systemd/system/multi-user.target.wants/systemd-networkd.service",
+                    "/lib/systemd/system/systemd-networkd.service",
+                );
+                g.text(
+                    "/etc/systemd/network/10-en.network",
+                    "[Match]\nName=en*\n\n[Network]\nDHCP=yes\n",
+                );
+            }),
+            None,
+        ),
+        (
+            "ifcfg-hwaddr",
+            Box::new(|g: &mut Guest| {
+                g.remove("/etc/network/interfaces.d/eth0");
+                g.remove("/etc/systemd/system/multi-user.target.wants/networking.service");
+                g.text(
+                    "/usr/lib/systemd/system/NetworkManager.service",
+                    "[Unit]\nDescription=Network Manager\n\n[Service]\nExecStart=/usr/sbin/NetworkManager --no-daemon\n\n[Install]\nWantedBy=multi-user.target\n",
+                );
+                g.symlink(
+                    "/etc/systemd/system/multi-user.target.wants/NetworkManager.service",
+                    "/lib/systemd/system/NetworkManager.service",
+                );
+                g.text(
+                    "/etc/sysconfig/network-scripts/ifcfg-eth0",
+                    "DEVICE=eth0\nBOOTPROTO=dhcp\nONBOOT=yes\nHWADDR=52:54:00:12:34:56\nMTU=9001\n",
+                );
+            }),
+            Some(("NET-011", "/etc/sysconfig/network-scripts/ifcfg-eth0")),
+        ),
+    ];
+    for (name, m, want) in cases {
+        let mut g = Guest::debian();
+        m(&mut g);
+        let r = report(&g, name);
+        let got: Vec<String> = ["NET-010", "NET-011", "NET-012"]
+            .iter()
+            .filter(|id| !with(id, &r).is_empty())
+            .map(|s| s.to_string())
+            .collect();
+        match want {
+            None => assert!(got.is_empty(), "{name}: {got:?} {r}"),
+            Some((id, path)) => {
+                assert_eq!(got, vec![id.to_string()], "{name}: {r}");
+                let f = with(id, &r);
+                if !path.is_empty() {
+                    assert_eq!(f[0]["path"], path, "{name}");
+                }
+                assert_eq!(f[0]["severity"], "warning", "{name}");
+                assert!(f[0]["fix"].as_str().is_some(), "{name}");
+            }
+        }
+        assert_eq!(r["summary"]["critical"], 0, "{name}: {r}");
+        if name == "ifcfg-hwaddr" {
+            let mtu = with("NET-013", &r);
+            assert_eq!(mtu.len(), 1, "{r}");
+            assert!(mtu[0]["title"].as_str().unwrap().contains("9001"));
+        }
+    }
+}

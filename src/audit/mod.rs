@@ -103,6 +103,7 @@ pub fn run(insp: &Inspection, settings: &Settings) -> (Vec<Finding>, Verdict) {
             settings,
             &mut findings,
         );
+        network::interfaces(&root.fs, settings, &mut findings);
     }
     let mut verdict = verdict(&findings);
     if verdict.sshd_starts.is_none() && outcome.start_evaluated {

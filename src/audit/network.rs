@@ -59,7 +59,198 @@ at once: \"kex_exchange_identification: Connection closed by remote host\".\n\nF
 `sshd: ALL` to /etc/hosts.allow (or a narrower client list), or remove the deny line.",
 );
 
-pub static RULES: &[&Rule] = &[&NET_001, &NET_002, &NET_003];
+rule!(
+    NET_010,
+    "NET-010",
+    Warning,
+    "the network is configured for an interface name the NIC will not have",
+    "Reads every network configuration system the guest starts at boot (netplan, ifupdown, \
+systemd-networkd, NetworkManager, RHEL ifcfg) and the kernel command line. An interface \
+configured only as `ethN` while predictable interface names are on (no `net.ifnames=0`, no \
+disabled 99-default.link), with no wildcard or driver match to catch the NIC and no cloud-init \
+to rewrite the configuration, is never brought up: the NIC is called ens5 or enp0s3.\n\nWhy it \
+matters: the server boots without an address: \"Connection timed out\".\n\nFix: add \
+`net.ifnames=0` to GRUB_CMDLINE_LINUX in /etc/default/grub and run update-grub in a chroot, or \
+configure the interface by a match (`en*`).",
+);
+rule!(
+    NET_011,
+    "NET-011",
+    Warning,
+    "the network configuration matches one MAC address only",
+    "An interface configuration that selects its NIC by MAC address (netplan `match: macaddress`, \
+ifcfg `HWADDR=`, networkd `MACAddress=`, NetworkManager `mac-address=`), with nothing else \
+configured to catch a different NIC and no cloud-init to rewrite it.\n\nWhy it matters: a \
+volume moved to a new instance (or a replaced NIC) gets a new MAC; the configuration no longer \
+applies and the server has no address.\n\nFix: remove the MAC match (match by name pattern), \
+as the finding says.",
+);
+rule!(
+    NET_012,
+    "NET-012",
+    Warning,
+    "no network interface gets an address at boot",
+    "None of the network configuration systems that start at boot configures DHCP or a static \
+address on any interface, cloud-init is not there to do it, and NetworkManager (which connects \
+wired NICs with DHCP by default) is not running.\n\nWhy it matters: the server comes up \
+without an address: \"Connection timed out\".\n\nFix: configure the NIC, e.g. for ifupdown \
+`printf 'allow-hotplug eth0\\niface eth0 inet dhcp\\n' > /etc/network/interfaces.d/eth0` (with \
+net.ifnames=0) or a systemd-networkd `[Match] Name=en*` / `[Network] DHCP=yes` file.",
+);
+rule!(
+    NET_013,
+    "NET-013",
+    Info,
+    "an interface has a fixed MTU",
+    "Lists interfaces whose configuration sets an MTU.\n\nWhy it matters: an MTU larger than the \
+path allows (9001 moved off AWS, 1500 inside a tunnel) lets the TCP handshake through and then \
+hangs the SSH key exchange: \"Connection reset\" or a stall after \"SSH2_MSG_KEXINIT sent\".\n\n\
+Fix: remove the MTU setting or set the value the new network needs.",
+);
+
+pub static RULES: &[&Rule] = &[
+    &NET_001, &NET_002, &NET_003, &NET_010, &NET_011, &NET_012, &NET_013,
+];
+
+/// NET-010..013: the interface configuration of the systems that start at boot.
+pub fn interfaces(fs: &RootFs, s: &Settings, out: &mut Vec<Finding>) {
+    use crate::guest::network_config::{self, Selector};
+    let units = [
+        "networking.service",
+        "systemd-networkd.service",
+        "NetworkManager.service",
+        "network.service",
+    ];
+    let state = systemd::service_state(fs, &units);
+    let on = |u: &str| state.unit(u).is_some_and(|x| x.starts_at_boot());
+    let netplan = fs.exists("/usr/sbin/netplan").unwrap_or(false)
+        || fs
+            .exists("/lib/systemd/system-generators/netplan")
+            .unwrap_or(false)
+        || fs
+            .exists("/usr/lib/systemd/system-generators/netplan")
+            .unwrap_or(false);
+    let nm = on("NetworkManager.service");
+    let cfg = network_config::read_config(fs);
+    let active: Vec<&network_config::Iface> = cfg
+        .ifaces
+        .iter()
+        .filter(|i| match i.system {
+            "netplan" => netplan,
+            "ifupdown" => on("networking.service"),
+            "systemd-networkd" => on("systemd-networkd.service") || netplan,
+            "NetworkManager" => nm,
+            "ifcfg" => nm || on("network.service"),
+            _ => false,
+        })
+        .collect();
+    for i in &active {
+        if let Some(mtu) = i.mtu {
+            out.push(
+                NET_013
+                    .finding(
+                        format!(
+                            "{} sets MTU {mtu} on {}",
+                            i.system,
+                            i.name.as_deref().unwrap_or("an interface")
+                        ),
+                        format!("{}:{} configures MTU {mtu}.", i.file, i.line),
+                    )
+                    .at(i.file.clone())
+                    .line(i.line),
+            );
+        }
+    }
+    if cfg.cloud_init {
+        // cloud-init writes the configuration for the instance it boots on.
+        return;
+    }
+    let catch_all = active
+        .iter()
+        .any(|i| matches!(i.selector, Selector::Pattern(_)) && i.gets_address());
+    let addressed: Vec<&&network_config::Iface> =
+        active.iter().filter(|i| i.gets_address()).collect();
+    if addressed.is_empty() {
+        if !nm && matches!(state.init, systemd::Init::Systemd(_)) {
+            let files = if cfg.files.is_empty() {
+                "no network configuration file".to_string()
+            } else {
+                cfg.files.join(", ")
+            };
+            out.push(
+                NET_012
+                    .finding(
+                        "no network interface gets an address at boot",
+                        format!(
+                            "Read {files}: no interface is configured with DHCP or an address by a system that starts at boot, and neither cloud-init nor NetworkManager is there to do it."
+                        ),
+                    )
+                    .confidence(Confidence::Likely)
+                    .fix(format!(
+                        "printf 'allow-hotplug eth0\\niface eth0 inet dhcp\\n' > {}   # with net.ifnames=0 on the kernel command line",
+                        s.host_path("/etc/network/interfaces.d/eth0")
+                    )),
+            );
+        }
+        return;
+    }
+    if catch_all {
+        return;
+    }
+    let by_eth_name = addressed.iter().all(|i| {
+        matches!(&i.selector, Selector::Name(n) if n.starts_with("eth") && n[3..].chars().all(|c| c.is_ascii_digit()))
+    });
+    if by_eth_name && !cfg.classic_names {
+        let i = addressed[0];
+        out.push(
+            NET_010
+                .finding(
+                    format!(
+                        "{} configures only {}, but the NIC will have a predictable name (ens5, enp0s3)",
+                        i.system,
+                        i.name.as_deref().unwrap_or("eth0")
+                    ),
+                    format!(
+                        "{}:{} configures {}; the kernel command line does not set net.ifnames=0, so systemd names the NIC after its slot and this configuration never applies.",
+                        i.file,
+                        i.line,
+                        i.name.as_deref().unwrap_or("eth0")
+                    ),
+                )
+                .at(i.file.clone())
+                .line(i.line)
+                .confidence(Confidence::Likely)
+                .fix(format!(
+                    "sed -i 's/^GRUB_CMDLINE_LINUX=\"/GRUB_CMDLINE_LINUX=\"net.ifnames=0 /' {} && chroot {} update-grub",
+                    s.host_path("/etc/default/grub"),
+                    s.mount_point.trim_end_matches('/')
+                )),
+        );
+    }
+    if addressed
+        .iter()
+        .all(|i| matches!(i.selector, Selector::Mac(_)))
+    {
+        let i = addressed[0];
+        let Selector::Mac(mac) = &i.selector else {
+            return;
+        };
+        out.push(
+            NET_011
+                .finding(
+                    format!("{} applies only to the NIC with MAC {mac}", i.system),
+                    format!(
+                        "{}:{} selects the interface by MAC address {mac}; a NIC with another address (a new instance, a replaced card) gets no configuration.",
+                        i.file, i.line
+                    ),
+                )
+                .at(i.file.clone())
+                .line(i.line)
+                .confidence(Confidence::Likely)
+                .fix(format!("edit {}: remove the MAC address match", s.host_path(&i.file))),
+        );
+    }
+}
 
 /// Firewall units that load rules at boot.
 const UNITS: &[&str] = &[

@@ -7,6 +7,7 @@ pub mod elf;
 pub mod firewall;
 pub mod fstab;
 pub mod ldso;
+pub mod network_config;
 pub mod os_release;
 pub mod pam;
 pub mod pam_access;

@@ -154,6 +154,27 @@ impl Guest {
             "/etc/systemd/system/multi-user.target.wants/ssh.service",
             "/lib/systemd/system/ssh.service",
         );
+        // The network as Debian cloud images with classic names have it.
+        g.text(
+            "/usr/lib/systemd/system/networking.service",
+            "[Unit]\nDescription=Raise network interfaces\n\n[Service]\nType=oneshot\nExecStart=/sbin/ifup -a --read-environment\n\n[Install]\nWantedBy=multi-user.target\n",
+        );
+        g.symlink(
+            "/etc/systemd/system/multi-user.target.wants/networking.service",
+            "/lib/systemd/system/networking.service",
+        );
+        g.text(
+            "/etc/network/interfaces",
+            "auto lo\niface lo inet loopback\n\nsource /etc/network/interfaces.d/*\n",
+        );
+        g.text(
+            "/etc/network/interfaces.d/eth0",
+            "allow-hotplug eth0\niface eth0 inet dhcp\n",
+        );
+        g.text(
+            "/etc/default/grub",
+            "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\nGRUB_CMDLINE_LINUX=\"console=ttyS0 net.ifnames=0\"\n",
+        );
         g.symlink(
             "/etc/systemd/system/sshd.service",
             "/lib/systemd/system/ssh.service",
