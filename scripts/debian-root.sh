@@ -16,7 +16,7 @@ mkdir -p "$OUT"
 if [ ! -f "$OUT/root/.debootstrap-done" ]; then
   rm -rf "$OUT/root"
   debootstrap --variant=minbase \
-    --include=openssh-server,systemd-sysv,sudo,ifupdown,isc-dhcp-client,netbase,zsh \
+    --include=openssh-server,systemd-sysv,sudo,ifupdown,isc-dhcp-client,netbase,zsh,ufw,nftables \
     "$SUITE" "$OUT/root" "$MIRROR"
   R=$OUT/root
   # A cloud-image-like login: user admin (uid 1000) with a key, as cloud-init would leave it.

@@ -13,15 +13,6 @@ fn report(g: &Guest, name: &str) -> serde_json::Value {
     check_json(&img, &[]).1
 }
 
-fn verdict<'a>(r: &'a serde_json::Value, user: &str) -> &'a serde_json::Value {
-    r["verdict"]["logins"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["user"] == user)
-        .unwrap_or_else(|| panic!("no verdict for {user}: {r}"))
-}
-
 fn finding<'a>(r: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
     r["findings"]
         .as_array()
@@ -433,4 +424,49 @@ fn pam_access_rules_decide_like_pam_access() {
             None => assert!(f.is_empty(), "{r}"),
         }
     }
+}
+
+/// SELinux enforcing, on a mounted directory (labels are readable there): an authorized_keys
+/// file with the wrong label blocks, ssh_home_t passes; a missing policy stops boot.
+#[test]
+fn selinux_labels_on_a_mounted_directory() {
+    let set_label = |path: &std::path::Path, label: &str| -> bool {
+        use std::os::unix::ffi::OsStrExt;
+        let p = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+        let n = std::ffi::CString::new("security.selinux").unwrap();
+        let v = format!("{label}\0");
+        // SAFETY: NUL-terminated strings and a buffer with its length, valid for the call.
+        unsafe { libc::setxattr(p.as_ptr(), n.as_ptr(), v.as_ptr().cast(), v.len(), 0) == 0 }
+    };
+    for (label, want) in [
+        ("unconfined_u:object_r:user_home_t:s0", "blocked"),
+        ("unconfined_u:object_r:ssh_home_t:s0", "allowed"),
+    ] {
+        let t = tempdir();
+        let mut g = Guest::debian();
+        g.text(
+            "/etc/selinux/config",
+            "SELINUX=enforcing\nSELINUXTYPE=targeted\n",
+        );
+        g.text("/etc/selinux/targeted/policy/policy.33", "policy");
+        let dir = t.path().join("guest");
+        g.write_tree(&dir);
+        if !set_label(&dir.join("home/admin/.ssh/authorized_keys"), label) {
+            eprintln!("SKIPPED: cannot set security.selinux here (needs root and xattr support)");
+            return;
+        }
+        let (_, r) = check_json(&dir, &[]);
+        assert_eq!(verdict(&r, "admin")["key_login"], want, "{label}: {r}");
+        assert_eq!(with("PERM-002", &r).is_empty(), want == "allowed", "{r}");
+    }
+    // Enforcing without a policy: boot halts.
+    let mut g = Guest::debian();
+    g.text(
+        "/etc/selinux/config",
+        "# config\nSELINUX=enforcing\nSELINUXTYPE=targeted\n",
+    );
+    let r = report(&g, "nopolicy");
+    let f = with("BOOT-008", &r);
+    assert_eq!(f.len(), 1, "{r}");
+    assert_eq!(f[0]["line"], 2);
 }

@@ -369,14 +369,7 @@ fn real_debian_12_login_breakages_block_admin() {
         }
         let (code, r) = check_json(&img, &[]);
         assert_eq!(code, 1, "{name}: {r}");
-        let v = r["verdict"]["logins"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["user"] == "admin")
-            .unwrap_or_else(|| panic!("{name}: no verdict for admin: {r}"))
-            .clone();
-        assert_eq!(v["key_login"], "blocked", "{name}: {r}");
+        assert_eq!(verdict(&r, "admin")["key_login"], "blocked", "{name}: {r}");
         let f = with(id, &r);
         assert!(!f.is_empty(), "{name}: no {id}: {r}");
         assert_eq!(f[0]["path"], path, "{name}: {}", f[0]);
@@ -397,13 +390,7 @@ fn real_debian_12_login_breakages_block_admin() {
         }
         debugfs_w(&img, &script);
         let (code, r) = check_json(&img, &[]);
-        let admin = r["verdict"]["logins"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["user"] == "admin")
-            .unwrap()
-            .clone();
+        let admin = verdict(&r, "admin").clone();
         if broken {
             assert_eq!(code, 1, "{r}");
             assert_eq!(admin["key_login"], "blocked", "{r}");

@@ -84,8 +84,82 @@ Fix: add `nofail` (and a key file, or `x-systemd.device-timeout=`), or unlock an
 );
 
 pub static RULES: &[&Rule] = &[
-    &BOOT_001, &BOOT_002, &BOOT_003, &BOOT_004, &BOOT_005, &BOOT_006,
+    &BOOT_001, &BOOT_002, &BOOT_003, &BOOT_004, &BOOT_005, &BOOT_006, &BOOT_007, &BOOT_008,
 ];
+
+rule!(
+    BOOT_007,
+    "BOOT-007",
+    Info,
+    "SELinux relabels the whole filesystem at the next boot",
+    "/.autorelabel exists and SELinux is not disabled: the first boot relabels every file and \
+reboots once more.\n\nWhy it matters: on a large filesystem that boot takes minutes before sshd \
+starts; wait for it before concluding that the server is dead.\n\nFix: nothing; remove \
+/.autorelabel only if labels are known to be right."
+);
+rule!(
+    BOOT_008,
+    "BOOT-008",
+    Critical,
+    "SELinux is enforcing but its policy is missing: boot stops",
+    "With SELINUX=enforcing (or permissive) in /etc/selinux/config, systemd loads the policy of \
+SELINUXTYPE from /etc/selinux/<type>/policy/ at boot. When that directory holds no policy file, \
+an enforcing system halts (\"Failed to load SELinux policy. Freezing.\").\n\nWhy it matters: \
+nothing after it runs, sshd included.\n\nFix: reinstall the policy package \
+(selinux-policy-targeted) or set SELINUX=permissive until it is back."
+);
+
+/// SELinux at boot: a pending relabel, a missing policy.
+fn selinux(fs: &crate::fs::RootFs, s: &Settings, out: &mut Vec<Finding>) {
+    let Some(se) = crate::guest::selinux::read(fs) else {
+        return;
+    };
+    if se.mode == "disabled" {
+        return;
+    }
+    if se.autorelabel {
+        out.push(
+            BOOT_007
+                .finding(
+                    "a full SELinux relabel runs at the next boot",
+                    "/.autorelabel exists: the first boot relabels every file and reboots; sshd starts only after that.",
+                )
+                .at("/.autorelabel"),
+        );
+    }
+    let text = fs
+        .read_to_string_lossy("/etc/selinux/config")
+        .unwrap_or_default();
+    let kind = text
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("SELINUXTYPE=")
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "targeted".into());
+    let dir = format!("/etc/selinux/{kind}/policy");
+    let has_policy = fs.read_dir(&dir).is_ok_and(|e| {
+        e.iter()
+            .any(|x| x.name.to_string_lossy().starts_with("policy."))
+    });
+    if !has_policy && se.enforcing() {
+        let mut f = BOOT_008
+            .finding(
+                format!("SELinux is enforcing but {dir} has no policy: boot stops"),
+                format!("/etc/selinux/config sets SELINUX=enforcing and SELINUXTYPE={kind}; {dir}/policy.* does not exist, so systemd cannot load a policy and halts."),
+            )
+            .at("/etc/selinux/config")
+            .fix(format!(
+                "sed -i 's/^SELINUX=enforcing/SELINUX=permissive/' {}   # then reinstall selinux-policy-{kind} and set it back",
+                s.host_path("/etc/selinux/config")
+            ));
+        if let Some(l) = se.line {
+            f = f.line(l);
+        }
+        out.push(f);
+    }
+}
 
 /// What is on the volume, to resolve fstab sources against.
 struct Known {
@@ -174,6 +248,7 @@ const KNOWN_TYPES: &[&str] = &[
 pub fn audit(insp: &Inspection, s: &Settings, out: &mut Vec<Finding>) {
     let Some(root) = &insp.root else { return };
     let fs = &root.fs;
+    selinux(fs, s, out);
     let Ok(text) = fs.read_to_string_lossy("/etc/fstab") else {
         return;
     };

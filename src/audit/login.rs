@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{Rule, Settings};
-use crate::fs::RootFs;
+use crate::fs::{FsError, RootFs};
 use crate::guest::accounts::{self, GroupEntry, PasswdEntry, ShadowEntry};
 use crate::guest::os_release::Family;
 use crate::guest::pam;
@@ -165,6 +165,19 @@ logs \"Authentication refused: bad ownership or modes\" and ignores every key in
 the chmod/chown in the finding (on SELinux guests also relabel)."
 );
 rule!(
+    PERM_002,
+    "PERM-002",
+    Critical,
+    Permissions,
+    "SELinux: the authorized_keys file does not have the ssh_home_t label",
+    "On a guest with SELINUX=enforcing, reads the security.selinux label of each authorized_keys \
+file sshd would use (from a mounted directory; ext4 images: not readable by this build, said in \
+the login steps).\n\nWhy it matters: the policy lets sshd read only ssh_home_t files there; a \
+file copied in from elsewhere (admin_home_t, user_home_t, unlabeled) is denied and every key in \
+it is ignored.\n\nFix: `touch /.autorelabel` on the volume (the next boot relabels), or \
+`restorecon -Rv ~/.ssh` once logged in another way."
+);
+rule!(
     PAM_001,
     "PAM-001",
     Critical,
@@ -214,7 +227,7 @@ even when sshd runs.\n\nFix: fix the findings that block the intended user."
 
 pub static RULES: &[&Rule] = &[
     &ACC_001, &ACC_002, &ACC_003, &ACC_004, &ACC_005, &AUTH_001, &AUTH_002, &AK_001, &AK_002,
-    &AK_003, &PERM_001, &PAM_001, &PAM_002, &PAM_003, &LOGIN_001,
+    &AK_003, &PERM_001, &PERM_002, &PAM_001, &PAM_002, &PAM_003, &LOGIN_001,
 ];
 
 /// What sshd's effective configuration says for one user's connection.
@@ -1101,6 +1114,64 @@ pub fn evaluate(
     let keys_elsewhere = cfg.authorized_keys_command.is_some() && r.usable_keys.is_empty();
     if (keys_elsewhere || !cfg.unevaluated.is_empty()) && r.state == LoginState::Allowed {
         r.state = LoginState::Unknown;
+    }
+
+    // 7b. SELinux: in enforcing mode sshd reads authorized_keys only when its label is
+    // ssh_home_t (the policy's type for ~/.ssh).
+    if let Some(se) = crate::guest::selinux::read(fs).filter(|x| x.enforcing()) {
+        let mut files: Vec<PathBuf> = r.usable_keys.iter().map(|(p, _, _)| p.clone()).collect();
+        files.dedup();
+        for f in files {
+            match fs.xattr(&f, "security.selinux") {
+                Ok(label) => {
+                    let t = label
+                        .as_deref()
+                        .and_then(crate::guest::selinux::context_type)
+                        .unwrap_or_else(|| "unlabeled_t".into());
+                    if t == "ssh_home_t" {
+                        step(
+                            &mut r,
+                            "SELinux label",
+                            Some(true),
+                            format!("{} is ssh_home_t", f.display()),
+                        );
+                    } else {
+                        step(
+                            &mut r,
+                            "SELinux label",
+                            Some(false),
+                            format!("{} is {t}", f.display()),
+                        );
+                        let finding = PERM_002
+                            .finding(
+                                format!("SELinux: {} is labelled {t}, sshd may not read it", f.display()),
+                                format!(
+                                    "SELINUX=enforcing (/etc/selinux/config:{}); sshd reads authorized_keys only with type ssh_home_t, and {} has {t}: every key in it is ignored (\"Permission denied (publickey)\"; the audit log shows an AVC denial).",
+                                    se.line.unwrap_or(0),
+                                    f.display()
+                                ),
+                            )
+                            .at(f.display().to_string())
+                            .fix(format!(
+                                "touch {}   # relabels everything at the next boot; or after boot: restorecon -R -v {}",
+                                s.host_path("/.autorelabel"),
+                                f.parent().map(|p| p.display().to_string()).unwrap_or_default()
+                            ));
+                        block(&mut r, finding);
+                    }
+                }
+                Err(FsError::Unsupported(_)) => step(
+                    &mut r,
+                    "SELinux label",
+                    None,
+                    format!(
+                        "SELINUX=enforcing; the label of {} is not readable from this target (mount the volume and inspect the mount point to check it)",
+                        f.display()
+                    ),
+                ),
+                Err(_) => {}
+            }
+        }
     }
 
     // 8. PAM and nologin.

@@ -139,6 +139,41 @@ impl Backend for DirBackend {
         Ok(out)
     }
 
+    fn xattr(&self, path: &Path, name: &str) -> Result<Option<Vec<u8>>, FsError> {
+        use std::os::unix::ffi::OsStrExt;
+        let host = self.host(path);
+        let (Ok(cpath), Ok(cname)) = (
+            std::ffi::CString::new(host.as_os_str().as_bytes()),
+            std::ffi::CString::new(name),
+        ) else {
+            return Ok(None);
+        };
+        let mut buf = vec![0u8; 4096];
+        // SAFETY: both strings are NUL-terminated and live for the call; the buffer's length is
+        // passed with it. lgetxattr does not follow a final symlink (the path is resolved).
+        let n = unsafe {
+            libc::lgetxattr(
+                cpath.as_ptr(),
+                cname.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            return match e.raw_os_error() {
+                Some(libc::ENODATA) => Ok(None),
+                Some(libc::ENOTSUP) => Err(FsError::Unsupported(format!(
+                    "{}: the mounted filesystem has no extended attributes",
+                    path.display()
+                ))),
+                _ => Err(Self::err(path, e)),
+            };
+        }
+        buf.truncate(usize::try_from(n).unwrap_or(0));
+        Ok(Some(buf))
+    }
+
     fn open(&self, path: &Path) -> Result<Box<dyn Read + '_>, FsError> {
         let file = File::options()
             .read(true)

@@ -179,6 +179,8 @@ pub enum FsError {
     Io { path: PathBuf, detail: String },
     #[error("cannot read the filesystem: {0}")]
     Load(String),
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl FsError {
@@ -198,6 +200,14 @@ pub trait Backend {
     fn read_dir(&self, path: &Path) -> Result<Vec<DirEntry>, FsError>;
     /// A reader over a regular file's contents.
     fn open(&self, path: &Path) -> Result<Box<dyn Read + '_>, FsError>;
+    /// An extended attribute of the entry itself (`security.selinux`): `None` when it has none,
+    /// `Unsupported` when this backend cannot read attributes.
+    fn xattr(&self, path: &Path, _name: &str) -> Result<Option<Vec<u8>>, FsError> {
+        Err(FsError::Unsupported(format!(
+            "{}: extended attributes are not readable from this kind of target",
+            path.display()
+        )))
+    }
 }
 
 /// What the filesystem is, for the report.
@@ -245,6 +255,12 @@ impl RootFs {
     pub fn symlink_metadata(&self, path: impl AsRef<Path>) -> Result<Metadata, FsError> {
         let p = resolve::resolve(&*self.backend, path.as_ref(), false)?;
         self.backend.lstat(&p)
+    }
+
+    /// An extended attribute of what `path` names (symlinks followed).
+    pub fn xattr(&self, path: impl AsRef<Path>, name: &str) -> Result<Option<Vec<u8>>, FsError> {
+        let real = self.canonicalize(path)?;
+        self.backend.xattr(&real, name)
     }
 
     pub fn read_link(&self, path: impl AsRef<Path>) -> Result<PathBuf, FsError> {

@@ -11,5 +11,6 @@ pub mod network_config;
 pub mod os_release;
 pub mod pam;
 pub mod pam_access;
+pub mod selinux;
 pub mod systemd;
 pub mod tcp_wrappers;

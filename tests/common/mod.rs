@@ -692,3 +692,13 @@ pub fn tempdir() -> tempfile::TempDir {
         .tempdir()
         .unwrap()
 }
+
+/// The login verdict of one user in a report.
+pub fn verdict<'a>(r: &'a serde_json::Value, user: &str) -> &'a serde_json::Value {
+    r["verdict"]["logins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["user"] == user)
+        .unwrap_or_else(|| panic!("no verdict for {user}: {r}"))
+}
