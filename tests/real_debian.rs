@@ -454,3 +454,105 @@ fn real_debian_12_network_path() {
         }
     }
 }
+
+/// Debian 12's own ufw and nftables packages, enabled at boot: stock configuration, the
+/// rules `ufw allow` writes, a strict nftables ruleset.
+#[test]
+fn real_debian_12_ufw_and_nftables() {
+    let Some(dir) = cache() else {
+        eprintln!("skipped: set RESCUE_INSPECT_DEBIAN (scripts/e2e-debian.sh does)");
+        return;
+    };
+    let root = dir.join("root");
+    if !root.join("etc/ufw/ufw.conf").exists() || !root.join("etc/nftables.conf").exists() {
+        eprintln!(
+            "skipped: the cached Debian root predates ufw/nftables (rebuild with scripts/debian-root.sh)"
+        );
+        return;
+    }
+    let t = tempdir();
+    let testdata = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/ufw");
+    let ufw_conf = std::fs::read_to_string(root.join("etc/ufw/ufw.conf"))
+        .unwrap()
+        .replace("ENABLED=no", "ENABLED=yes");
+    let policy_line = std::fs::read_to_string(root.join("etc/default/ufw"))
+        .unwrap()
+        .lines()
+        .position(|l| l.starts_with("DEFAULT_INPUT_POLICY"))
+        .unwrap()
+        + 1;
+    let allow = std::fs::read_to_string(testdata.join("user.rules.allow-22")).unwrap();
+    let from10 = std::fs::read_to_string(testdata.join("user.rules.allow-22-from-10")).unwrap();
+    let strict = "#!/usr/sbin/nft -f\n\nflush ruleset\n\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t\tiif lo accept\n\t\tct state established,related accept\n\t\ttcp dport { 80, 443 } accept\n\t}\n}\n";
+    let nft_on = "symlink /etc/systemd/system/multi-user.target.wants/nftables.service /lib/systemd/system/nftables.service\n";
+    // (name, files, debugfs script, rule and where, or None for clean)
+    type Case = (
+        &'static str,
+        Vec<(&'static str, String)>,
+        &'static str,
+        Option<(&'static str, &'static str, usize)>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "ufw-enabled-stock",
+            vec![("/etc/ufw/ufw.conf", ufw_conf.clone())],
+            "",
+            Some(("NET-001", "/etc/default/ufw", policy_line)),
+        ),
+        (
+            "ufw-allow-22",
+            vec![
+                ("/etc/ufw/ufw.conf", ufw_conf.clone()),
+                ("/etc/ufw/user.rules", allow),
+            ],
+            "",
+            None,
+        ),
+        (
+            "ufw-from-10",
+            vec![
+                ("/etc/ufw/ufw.conf", ufw_conf.clone()),
+                ("/etc/ufw/user.rules", from10),
+            ],
+            "",
+            Some(("NET-002", "/etc/ufw/user.rules", 21)),
+        ),
+        ("nft-stock", vec![], nft_on, None),
+        (
+            "nft-strict",
+            vec![("/etc/nftables.conf", strict.into())],
+            nft_on,
+            Some(("NET-001", "/etc/nftables.conf", 7)),
+        ),
+    ];
+    for (name, files, script, want) in cases {
+        let img = t.path().join(format!("{name}.img"));
+        sparse_copy(&dir.join("ext4.img"), &img);
+        if !script.is_empty() {
+            debugfs_w(&img, script);
+        }
+        for (guest, content) in &files {
+            put(&img, &root, guest, content, t.path());
+        }
+        let (_, r) = check_json(&img, &[]);
+        let net: Vec<String> = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["id"].as_str().unwrap().starts_with("NET-"))
+            .map(|f| f["id"].as_str().unwrap().to_string())
+            .collect();
+        match want {
+            None => {
+                assert!(net.is_empty(), "{name}: {r}");
+                assert_eq!(r["summary"]["critical"], 0, "{name}: {r}");
+            }
+            Some((id, path, line)) => {
+                assert_eq!(net, vec![id.to_string()], "{name}: {r}");
+                let f = with(id, &r);
+                assert_eq!(f[0]["path"], path, "{name}: {}", f[0]);
+                assert_eq!(f[0]["line"], line, "{name}: {}", f[0]);
+            }
+        }
+    }
+}

@@ -322,7 +322,7 @@ fn evaluate_all(fs: &RootFs, ports: &[u16], s: &Settings) -> Vec<(u16, Verdict)>
                         what: "ufw",
                         outcome: o,
                         fix: format!(
-                            "sed -i '/^### END RULES ###/i ### tuple ### allow tcp {port} 0.0.0.0/0 any 0.0.0.0/0 in\\n-A ufw-user-input -p tcp --dport {port} -j ACCEPT' {mp}/etc/ufw/user.rules"
+                            "sed -i '/^### RULES ###/a ### tuple ### allow tcp {port} 0.0.0.0/0 any 0.0.0.0/0 in\\n-A ufw-user-input -p tcp --dport {port} -j ACCEPT' {mp}/etc/ufw/user.rules"
                         ),
                         disable: format!("sed -i 's/^ENABLED=yes/ENABLED=no/' {mp}/etc/ufw/ufw.conf"),
                     },
