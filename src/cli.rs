@@ -45,6 +45,65 @@ pub enum Format {
     Json,
 }
 
+/// Report formats of `check`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    /// SARIF 2.1.0 (code-scanning views).
+    Sarif,
+    /// JUnit XML (test-report views).
+    Junit,
+}
+
+impl ReportFormat {
+    fn from_name(s: &str) -> Option<ReportFormat> {
+        match s {
+            "text" | "txt" => Some(ReportFormat::Text),
+            "json" => Some(ReportFormat::Json),
+            "sarif" => Some(ReportFormat::Sarif),
+            "junit" | "xml" => Some(ReportFormat::Junit),
+            _ => None,
+        }
+    }
+}
+
+/// `--output [FORMAT=]FILE`: the format named, or guessed from the file name.
+#[derive(Clone, Debug)]
+pub struct OutputSpec {
+    pub format: ReportFormat,
+    pub path: PathBuf,
+}
+
+fn parse_output(s: &str) -> Result<OutputSpec, String> {
+    if let Some((f, p)) = s.split_once('=') {
+        if let Some(format) = ReportFormat::from_name(f) {
+            return Ok(OutputSpec {
+                format,
+                path: PathBuf::from(p),
+            });
+        }
+    }
+    let lower = s.to_ascii_lowercase();
+    let format = if lower.ends_with(".sarif") || lower.ends_with(".sarif.json") {
+        ReportFormat::Sarif
+    } else if lower.ends_with(".xml") {
+        ReportFormat::Junit
+    } else if lower.ends_with(".json") {
+        ReportFormat::Json
+    } else if lower.ends_with(".txt") {
+        ReportFormat::Text
+    } else {
+        return Err(format!(
+            "cannot tell the format of {s}: write FORMAT=FILE (text, json, sarif, junit) or use .txt/.json/.sarif/.xml"
+        ));
+    };
+    Ok(OutputSpec {
+        format,
+        path: PathBuf::from(s),
+    })
+}
+
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FailOn {
     Critical,
@@ -78,8 +137,16 @@ pub enum Command {
         /// Inspect partition N instead of the automatically chosen root.
         #[arg(long, value_name = "N")]
         partition: Option<u32>,
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
+        /// The report printed on standard output.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+        /// Also write a report to a file, as FORMAT=FILE (text, json, sarif, junit) or FILE with
+        /// a .txt/.json/.sarif/.xml name; repeatable, so one inspection gives every artefact.
+        #[arg(long, short = 'o', value_name = "[FORMAT=]FILE", value_parser = parse_output)]
+        output: Vec<OutputSpec>,
+        /// Print nothing on standard output: only the exit code (and errors on stderr).
+        #[arg(long, short = 'q')]
+        quiet: bool,
         /// Exit 1 when a finding is at or above this severity.
         #[arg(long, value_enum, default_value_t = FailOn::Critical)]
         fail_on: FailOn,
@@ -171,6 +238,10 @@ pub enum Command {
         /// Rule id, e.g. FILE-001.
         rule: String,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff) to standard output.
+    Man,
     /// List every rule.
     Rules,
 }
@@ -257,6 +328,8 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             target,
             partition,
             format,
+            output,
+            quiet,
             fail_on,
             mount_point,
         } => {
@@ -264,9 +337,33 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             let settings = Settings { mount_point };
             let (findings, verdict) = audit::run(&insp, &settings);
             let report = Report::new(insp.report_target(), findings, verdict);
-            match format {
-                Format::Text => emit(&report::text::render(&report, style)),
-                Format::Json => emit(&report::json::render(&report)),
+            let docs: Vec<report::RuleDoc> = audit::rules()
+                .into_iter()
+                .map(|r| report::RuleDoc {
+                    id: r.id,
+                    severity: r.severity,
+                    category: r.category,
+                    summary: r.summary,
+                    doc: r.doc,
+                })
+                .collect();
+            let render = |f: ReportFormat, style: Style| -> String {
+                match f {
+                    ReportFormat::Text => report::text::render(&report, style),
+                    ReportFormat::Json => report::json::render(&report),
+                    ReportFormat::Sarif => report::sarif::render(&report, &docs),
+                    ReportFormat::Junit => {
+                        report::junit::render(&report, &docs, fail_on.threshold())
+                    }
+                }
+            };
+            for o in &output {
+                std::fs::write(&o.path, render(o.format, Style { color: false })).map_err(|e| {
+                    CliError::Message(format!("{}: cannot write: {e}", o.path.display()))
+                })?;
+            }
+            if !quiet {
+                emit(&render(format, style));
             }
             if let Some(f) = audit::uninspectable(&report.findings) {
                 eprintln!(
@@ -490,6 +587,28 @@ fn run(cli: Cli) -> Result<u8, CliError> {
                 r.summary,
                 r.doc
             ));
+            Ok(EXIT_OK)
+        }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "rescue-inspect", &mut buf);
+            emit(&String::from_utf8_lossy(&buf));
+            Ok(EXIT_OK)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .render(&mut buf)
+                .map_err(|e| CliError::Message(format!("man page: {e}")))?;
+            // The subcommands, each with its options, after the main page.
+            for sub in <Cli as clap::CommandFactory>::command().get_subcommands() {
+                let name: &'static str =
+                    Box::leak(format!("rescue-inspect-{}", sub.get_name()).into_boxed_str());
+                let _ = clap_mangen::Man::new(sub.clone().name(name)).render(&mut buf);
+            }
+            emit(&String::from_utf8_lossy(&buf));
             Ok(EXIT_OK)
         }
         Command::Rules => {

@@ -2,7 +2,9 @@
 //! is in `Report`.
 
 pub mod json;
+pub mod junit;
 pub mod partitions;
+pub mod sarif;
 pub mod text;
 
 use serde::Serialize;
@@ -249,4 +251,14 @@ impl Report {
     pub fn worst(&self) -> Option<Severity> {
         self.findings.iter().map(|f| f.severity).max()
     }
+}
+
+/// A rule's registry entry, for renderers that list rules (SARIF, JUnit).
+#[derive(Clone, Copy, Debug)]
+pub struct RuleDoc {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub category: Category,
+    pub summary: &'static str,
+    pub doc: &'static str,
 }
