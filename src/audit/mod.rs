@@ -3,6 +3,7 @@
 //! bytes of the device and never print.
 
 mod boot;
+mod damage;
 mod disk;
 mod files;
 pub mod login;
@@ -49,6 +50,7 @@ pub fn rules() -> Vec<&'static Rule> {
         .iter()
         .chain(files::RULES.iter())
         .chain(disk::RULES.iter())
+        .chain(damage::RULES.iter())
         .chain(boot::RULES.iter())
         .chain(login::RULES.iter())
         .chain(sshd::service::RULES.iter())
