@@ -46,7 +46,90 @@ stale bytes (hash mismatches on them are not proof of corruption).\n\nFix: repla
 (`e2fsck -f PARTITION` after a snapshot, or mount the volume once) and inspect again.",
 };
 
-pub static RULES: &[&Rule] = &[&FS_012, &FS_013, &FS_014];
+pub static FS_015: Rule = Rule {
+    id: "FS-015",
+    severity: Severity::Warning,
+    category: Category::Filesystem,
+    summary: "files could not be read: their inode or directory block is damaged",
+    doc: "Collects the metadata the reads of this inspection found damaged (an inode or directory \
+block failing its checksum, a malformed extent tree, a directory entry naming a cleared inode), \
+with the guest paths each one cost. The other audits ran on everything else.\n\nWhy it matters: \
+the kernel returns EIO or EFSBADCRC for these files: the service or login that needs them fails \
+as if they were missing, and the kernel marks the filesystem with errors (a forced fsck at the \
+next boot). (Critical when a login depends on the file.)\n\nFix: after a snapshot, `e2fsck -f \
+PARTITION` repairs or clears the damaged metadata (files it cannot save land in /lost+found); \
+then restore the lost files from their package or a backup.",
+};
+
+pub static RULES: &[&Rule] = &[&FS_012, &FS_013, &FS_014, &FS_015];
+
+/// Stands for the root's device in fixes written by audits that do not know it.
+pub const DEV_PLACEHOLDER: &str = "ROOT_DEVICE";
+
+/// The finding for one file an audit needed and could not read.
+pub fn unreadable(path: &std::path::Path, e: &crate::fs::FsError, dev: &str) -> Finding {
+    let detail = match e {
+        crate::fs::FsError::Corrupt { detail, .. } | crate::fs::FsError::Io { detail, .. } => {
+            detail.clone()
+        }
+        other => other.to_string(),
+    };
+    FS_015
+        .finding(
+            format!("could not read {}: {detail}", path.display()),
+            format!(
+                "{detail}. The kernel fails reads of {} with an I/O or checksum error, as if it were missing.",
+                path.display()
+            ),
+        )
+        .at(path.display().to_string())
+        .fix(format!("e2fsck -f {dev}   # after a snapshot; then restore the file from its package or a backup"))
+}
+
+/// One finding per damaged piece of metadata the audits' reads ran into, unless an audit
+/// already reported the same path.
+pub fn audit(fs: &crate::fs::RootFs, dev: &str, out: &mut Vec<Finding>) {
+    for f in out.iter_mut().filter(|f| f.id == FS_015.id) {
+        if let Some(fix) = &mut f.fix {
+            *fix = fix.replace(DEV_PLACEHOLDER, dev);
+        }
+    }
+    let reported: std::collections::BTreeSet<String> = out
+        .iter()
+        .filter(|f| f.id == FS_015.id)
+        .filter_map(|f| f.path.clone())
+        .collect();
+    for d in fs.damage() {
+        if d.paths
+            .iter()
+            .all(|p| reported.contains(&p.display().to_string()))
+        {
+            continue;
+        }
+        let Some(first) = d.paths.first() else {
+            continue;
+        };
+        let paths: Vec<String> = d.paths.iter().map(|p| p.display().to_string()).collect();
+        let more = if paths.len() > 1 {
+            format!(" (and {} more)", paths.len() - 1)
+        } else {
+            String::new()
+        };
+        out.push(
+            FS_015
+                .finding(
+                    format!("could not read {}{more}: {}", first.display(), d.detail),
+                    format!(
+                        "{}. Paths that could not be read because of it: {}. The kernel fails reads of them with an I/O or checksum error.",
+                        d.detail,
+                        paths.join(", ")
+                    ),
+                )
+                .at(first.display().to_string())
+                .fix(format!("e2fsck -f {dev}   # after a snapshot; then restore the files from their package or a backup")),
+        );
+    }
+}
 
 /// The finding for a load note that `volume` does not handle itself.
 pub fn load_note(note: &LoadNote, dev: &str) -> Option<Finding> {

@@ -106,6 +106,8 @@ pub fn run(insp: &Inspection, settings: &Settings) -> (Vec<Finding>, Verdict) {
             &mut findings,
         );
         network::interfaces(&root.fs, settings, &mut findings);
+        // Last: what the reads above found damaged.
+        damage::audit(&root.fs, &volume::root_device(insp), &mut findings);
     }
     let mut verdict = verdict(&findings);
     if verdict.sshd_starts.is_none() && outcome.start_evaluated {

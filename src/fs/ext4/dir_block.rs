@@ -13,7 +13,7 @@ use crate::checksum::crc32c_raw;
 pub const TAIL_SIZE: usize = 12;
 const TAIL_FT: u8 = 0xDE;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DirBlockError {
     #[error("offset {offset}: entry length {rec_len} is invalid")]
     RecLen { offset: usize, rec_len: usize },

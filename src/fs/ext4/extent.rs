@@ -11,7 +11,7 @@ pub const MAX_INIT_LEN: u16 = 32768;
 /// Deepest tree the kernel builds (`EXT4_MAX_EXTENT_DEPTH`).
 pub const MAX_DEPTH: u16 = 5;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ExtentError {
     #[error("extent node too short ({0} bytes)")]
     Short(usize),

@@ -13,7 +13,7 @@ pub const INODE_UNINIT: u16 = 0x1;
 pub const BLOCK_UNINIT: u16 = 0x2;
 pub const INODE_ZEROED: u16 = 0x4;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum GroupDescError {
     #[error("group descriptor size {0} is invalid (32, or a power of two from 64 to 1024)")]
     Size(u16),

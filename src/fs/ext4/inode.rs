@@ -18,7 +18,7 @@ const OFF_CSUM_LO: usize = 0x7C;
 const OFF_EXTRA_ISIZE: usize = 0x80;
 const OFF_CSUM_HI: usize = 0x82;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum InodeError {
     #[error("inode {ino}: checksum mismatch (stored 0x{stored:08x}, computed 0x{computed:08x})")]
     Checksum {

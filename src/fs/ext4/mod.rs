@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 
 use ext4_view::{Ext4, Ext4Error, Ext4Read};
 
-use super::{Backend, DirEntry, FileType, FsError, FsInfo, Metadata, RootFs, Time};
+use super::{Backend, Damage, DirEntry, FileType, FsError, FsInfo, Metadata, RootFs, Time};
 use crate::volume::Slice;
 pub use superblock::Superblock;
 
@@ -208,6 +208,7 @@ pub fn open(slice: &Slice) -> Result<Ext4Volume, FsError> {
                 unsigned_hash: sb.unsigned_hash(),
                 stat_cache: Default::default(),
                 dir_cache: Default::default(),
+                damage: Default::default(),
             }),
             info,
         ),
@@ -235,6 +236,9 @@ struct Ext4Backend {
     /// Names of recently looked-up directories (inode → name → inode), so resolving many
     /// paths in one directory scans it once. Bounded by `DIR_CACHE_MAX_NAMES`.
     dir_cache: std::cell::RefCell<DirCache>,
+    /// Damage met by the own reader: problem → paths it cost (bounded).
+    damage:
+        std::cell::RefCell<std::collections::BTreeMap<String, std::collections::BTreeSet<PathBuf>>>,
     /// `lstat` answers by path. `ext4-view` resolves every path from `/` again, and `RootFs`
     /// resolves component by component, so the same prefixes are looked up over and over; the
     /// volume is read-only, so answers never go stale. Cleared when it grows past
@@ -244,6 +248,9 @@ struct Ext4Backend {
 
 const STAT_CACHE_MAX: usize = 16_384;
 const DIR_CACHE_MAX_NAMES: usize = 262_144;
+/// Distinct problems, and paths per problem, kept for the report.
+const DAMAGE_MAX: usize = 1024;
+const DAMAGE_MAX_PATHS: usize = 32;
 
 /// One directory's names; `bad` lists the blocks that could not be read (a name not found may
 /// be in one of them).
@@ -322,7 +329,7 @@ impl Backend for Ext4Backend {
         match &self.raw {
             Some(r) => {
                 let ino = self.raw_inode(r, path)?;
-                let t = r.read_link(&ino).map_err(|e| raw_err(path, e))?;
+                let t = r.read_link(&ino).map_err(|e| self.fail(path, e))?;
                 Ok(PathBuf::from(OsStr::from_bytes(&t)))
             }
             None => self.read_link_impl(path),
@@ -340,8 +347,12 @@ impl Backend for Ext4Backend {
         match &self.raw {
             Some(r) => {
                 let ino = self.raw_inode(r, path)?;
-                let f = r.reader(&ino).map_err(|e| raw_err(path, e))?;
-                Ok(Box::new(f))
+                let f = r.reader(&ino).map_err(|e| self.fail(path, e))?;
+                Ok(Box::new(TrackedReader {
+                    inner: f,
+                    backend: self,
+                    path: path.to_path_buf(),
+                }))
             }
             None => self.open_impl(path),
         }
@@ -351,13 +362,41 @@ impl Backend for Ext4Backend {
         match &self.raw {
             Some(r) => {
                 let ino = self.raw_inode(r, path)?;
-                r.xattr(&ino, name).map_err(|e| raw_err(path, e))
+                r.xattr(&ino, name).map_err(|e| self.fail(path, e))
             }
             None => Err(FsError::Unsupported(format!(
                 "{}: extended attributes are not readable after an in-memory journal replay",
                 path.display()
             ))),
         }
+    }
+
+    fn damage(&self) -> Vec<Damage> {
+        self.damage
+            .borrow()
+            .iter()
+            .map(|(detail, paths)| Damage {
+                detail: detail.clone(),
+                paths: paths.iter().cloned().collect(),
+            })
+            .collect()
+    }
+}
+
+/// A file's reader that records damage met while reading it.
+struct TrackedReader<'a> {
+    inner: raw::FileReader<'a>,
+    backend: &'a Ext4Backend,
+    path: PathBuf,
+}
+
+impl Read for TrackedReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.fill(buf).map_err(|e| {
+            let msg = e.to_string();
+            self.backend.fail(&self.path, e);
+            std::io::Error::other(msg)
+        })
     }
 }
 
@@ -413,6 +452,21 @@ fn dirent_type(ft: u8) -> FileType {
 }
 
 impl Ext4Backend {
+    /// Records damage the own reader met at `path` and maps the error to ours.
+    fn fail(&self, path: &Path, e: raw::RawError) -> FsError {
+        if !matches!(e, raw::RawError::Unsupported(_)) {
+            let mut d = self.damage.borrow_mut();
+            let detail = e.to_string();
+            if d.len() < DAMAGE_MAX || d.contains_key(&detail) {
+                let paths = d.entry(detail).or_default();
+                if paths.len() < DAMAGE_MAX_PATHS {
+                    paths.insert(path.to_path_buf());
+                }
+            }
+        }
+        raw_err(path, e)
+    }
+
     /// The inode number of `path` (whose parents `RootFs` resolved), through the own reader.
     fn raw_ino(&self, r: &raw::RawFs, path: &Path) -> Result<u32, FsError> {
         if path == Path::new("/") {
@@ -431,10 +485,7 @@ impl Ext4Backend {
             Some(&ino) => Ok(ino),
             None => match names.bad.first() {
                 // The name may have been in a block that could not be read.
-                Some(e) => Err(FsError::Corrupt {
-                    path: path.to_path_buf(),
-                    detail: format!("not found, and its directory is damaged: {e}"),
-                }),
+                Some(e) => Err(self.fail(path, e.clone())),
                 None => Err(FsError::NotFound(path.to_path_buf())),
             },
         }
@@ -442,12 +493,15 @@ impl Ext4Backend {
 
     fn raw_inode(&self, r: &raw::RawFs, path: &Path) -> Result<inode::Inode, FsError> {
         let ino = self.raw_ino(r, path)?;
-        let i = r.inode(ino).map_err(|e| raw_err(path, e))?;
+        let i = r.inode(ino).map_err(|e| self.fail(path, e))?;
         if i.mode == 0 {
-            return Err(FsError::Corrupt {
-                path: path.to_path_buf(),
-                detail: format!("inode {ino} is unused (cleared) but still named in its directory"),
-            });
+            return Err(self.fail(
+                path,
+                raw::RawError::Corrupt {
+                    ino,
+                    what: "unused (cleared) but still named in its directory".into(),
+                },
+            ));
         }
         Ok(i)
     }
@@ -465,8 +519,8 @@ impl Ext4Backend {
         if let Some(d) = self.dir_cache.borrow().dirs.get(&ino) {
             return Ok(d.clone());
         }
-        let dir = r.inode(ino).map_err(|e| raw_err(path, e))?;
-        let blocks = r.dir_blocks(&dir).map_err(|e| raw_err(path, e))?;
+        let dir = r.inode(ino).map_err(|e| self.fail(path, e))?;
+        let blocks = r.dir_blocks(&dir).map_err(|e| self.fail(path, e))?;
         let mut names = std::collections::HashMap::new();
         let mut bad = Vec::new();
         for (_, b) in blocks {
@@ -492,7 +546,7 @@ impl Ext4Backend {
 
     fn read_dir_raw(&self, r: &raw::RawFs, path: &Path) -> Result<Vec<DirEntry>, FsError> {
         let dir = self.raw_inode(r, path)?;
-        let entries = r.dir_entries(&dir).map_err(|e| raw_err(path, e))?;
+        let entries = r.dir_entries(&dir).map_err(|e| self.fail(path, e))?;
         let mut out = Vec::with_capacity(entries.len());
         for e in entries {
             if e.name == b"." || e.name == b".." {

@@ -58,7 +58,7 @@ impl BlockRead for Vec<u8> {
     }
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RawError {
     #[error("{0}")]
     Io(String),
@@ -508,10 +508,7 @@ impl RawFs {
     /// The blocks of a directory, each with its logical index, checksums verified. A block
     /// that fails is returned as an error in its place, so one bad block costs only its
     /// entries.
-    pub fn dir_blocks(
-        &self,
-        dir: &Inode,
-    ) -> Result<Vec<DirBlock>, RawError> {
+    pub fn dir_blocks(&self, dir: &Inode) -> Result<Vec<DirBlock>, RawError> {
         if dir.size > MAX_DIR_BYTES {
             return Err(RawError::Corrupt {
                 ino: dir.ino,
@@ -630,7 +627,8 @@ pub struct FileReader<'a> {
 }
 
 impl FileReader<'_> {
-    fn fill(&mut self, buf: &mut [u8]) -> Result<usize, RawError> {
+    /// Fills `buf` from the current position; 0 at the end of the file.
+    pub fn fill(&mut self, buf: &mut [u8]) -> Result<usize, RawError> {
         if self.pos >= self.size || buf.is_empty() {
             return Ok(0);
         }

@@ -10,7 +10,7 @@ pub const MAGIC: u32 = 0xEA02_0000;
 const BLOCK_HEADER: usize = 32;
 const OFF_BLOCK_CSUM: usize = 0x10;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum XattrError {
     #[error("bad extended attribute magic 0x{0:08x}")]
     Magic(u32),
