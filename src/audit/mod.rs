@@ -8,6 +8,7 @@ mod disk;
 mod files;
 pub mod login;
 mod network;
+pub mod scan;
 pub mod sshd;
 mod volume;
 
@@ -51,6 +52,7 @@ pub fn rules() -> Vec<&'static Rule> {
         .chain(files::RULES.iter())
         .chain(disk::RULES.iter())
         .chain(damage::RULES.iter())
+        .chain(scan::RULES.iter())
         .chain(boot::RULES.iter())
         .chain(login::RULES.iter())
         .chain(sshd::service::RULES.iter())
@@ -86,6 +88,11 @@ impl Settings {
             format!("{mp}{guest}")
         }
     }
+}
+
+/// The root's device name, for fix commands.
+pub fn volume_root_device(insp: &Inspection) -> String {
+    volume::root_device(insp)
 }
 
 /// Runs every audit on an inspection.

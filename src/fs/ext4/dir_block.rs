@@ -112,7 +112,7 @@ pub fn verify_leaf(b: &[u8], seed: u32) -> Result<(), DirBlockError> {
 }
 
 /// Verifies an htree node's checksum (`ext4_dx_csum`): over the bytes up to the last used
-/// entry, then the tail's reserved word.
+/// entry, then the tail's reserved word, then a zero word for the checksum.
 pub fn verify_dx(b: &[u8], kind: Kind, seed: u32) -> Result<(), DirBlockError> {
     let count_offset = match kind {
         Kind::DxRoot => {
@@ -138,7 +138,9 @@ pub fn verify_dx(b: &[u8], kind: Kind, seed: u32) -> Result<(), DirBlockError> {
     }
     let stored = u32_at(b, tail + 4);
     let c = crc32c_raw(seed, &b[..count_offset + count * 8]);
-    let computed = crc32c_raw(c, &b[tail..tail + 4]);
+    let c = crc32c_raw(c, &b[tail..tail + 4]);
+    // The checksum field itself counts as zero.
+    let computed = crc32c_raw(c, &[0; 4]);
     if stored != computed {
         return Err(DirBlockError::Checksum { stored, computed });
     }
@@ -246,7 +248,10 @@ mod tests {
         b[10..12].copy_from_slice(&1u16.to_le_bytes());
         assert_eq!(kind(&b, 3, true), Kind::DxNode);
         let tail = 8 + limit * 8;
-        let c = crc32c_raw(crc32c_raw(5, &b[..16]), &b[tail..tail + 4]);
+        let c = crc32c_raw(
+            crc32c_raw(crc32c_raw(5, &b[..16]), &b[tail..tail + 4]),
+            &[0; 4],
+        );
         b[tail + 4..tail + 8].copy_from_slice(&c.to_le_bytes());
         assert_eq!(verify_dx(&b, Kind::DxNode, 5), Ok(()));
         b[12] = 1;

@@ -21,6 +21,7 @@
 
 pub mod dir_block;
 pub mod extent;
+pub mod fsck;
 pub mod group_desc;
 pub mod inode;
 pub mod raw;

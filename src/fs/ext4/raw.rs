@@ -221,6 +221,11 @@ impl RawFs {
         self.bs
     }
 
+    /// Bytes readable from the volume.
+    pub fn volume_size(&self) -> u64 {
+        self.src.size()
+    }
+
     fn seed(&self) -> Option<u32> {
         self.csum.then_some(self.sb.csum_seed)
     }
