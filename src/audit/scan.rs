@@ -77,8 +77,8 @@ needed.",
 
 pub static RULES: &[&Rule] = &[&FS_040, &FS_041, &FS_042, &FS_043, &FS_044];
 
-/// The filesystem to scan: the chosen root, or with no root (it could not be loaded) the only
-/// ext filesystem that could not be read.
+/// The filesystem to scan: the chosen root, or with no root (it could not be loaded, or its
+/// /etc is unreadable) the first ext filesystem.
 fn target(insp: &Inspection) -> Result<(crate::volume::Slice, Superblock), String> {
     let layout = insp
         .layout
@@ -89,7 +89,7 @@ fn target(insp: &Inspection) -> Result<(crate::volume::Slice, Superblock), Strin
         None => insp
             .candidates
             .iter()
-            .find(|c| matches!(c.content, Content::Unreadable { .. }))
+            .find(|c| matches!(c.content, Content::Unreadable { .. } | Content::Ext { .. }))
             .map(|c| c.entry),
     }
     .ok_or("no ext2/3/4 filesystem to scan")?;

@@ -736,7 +736,7 @@ fn pass5(c: &mut Ctx, progress: &mut dyn FnMut(Progress)) {
                     c,
                     Area::FreeCount,
                     format!(
-                        "group {g} (block bitmap uninitialized): {} blocks free, counted {}",
+                        "block bitmap uninitialized: {} blocks free, counted {}",
                         gd.free_blocks,
                         nblocks - used_found.min(nblocks)
                     ),
@@ -759,7 +759,7 @@ fn pass5(c: &mut Ctx, progress: &mut dyn FnMut(Progress)) {
                                 c,
                                 Area::Bitmap,
                                 format!(
-                                    "group {g}: block bitmap checksum mismatch (stored 0x{stored:08x}, computed 0x{computed:08x})"
+                                    "block bitmap checksum mismatch (stored 0x{stored:08x}, computed 0x{computed:08x})"
                                 ),
                                 Vec::new(),
                             );
@@ -788,7 +788,7 @@ fn pass5(c: &mut Ctx, progress: &mut dyn FnMut(Progress)) {
                             c,
                             Area::Bitmap,
                             format!(
-                                "group {g}: blocks in use but marked free in the block bitmap: {}",
+                                "blocks in use but marked free in the block bitmap: {}",
                                 ranges(&plus)
                             ),
                             Vec::new(),
@@ -799,7 +799,7 @@ fn pass5(c: &mut Ctx, progress: &mut dyn FnMut(Progress)) {
                             c,
                             Area::Bitmap,
                             format!(
-                                "group {g}: blocks marked in use in the block bitmap but used by nothing: {}",
+                                "blocks marked in use in the block bitmap but used by nothing: {}",
                                 ranges(&minus)
                             ),
                             Vec::new(),
@@ -810,7 +810,7 @@ fn pass5(c: &mut Ctx, progress: &mut dyn FnMut(Progress)) {
                             c,
                             Area::FreeCount,
                             format!(
-                                "group {g}: free blocks count is {}, bitmap says {free}",
+                                "free blocks count is {}, bitmap says {free}",
                                 gd.free_blocks
                             ),
                             Vec::new(),
@@ -821,7 +821,7 @@ fn pass5(c: &mut Ctx, progress: &mut dyn FnMut(Progress)) {
                 Err(e) => group_problem(
                     c,
                     Area::Bitmap,
-                    format!("group {g}: block bitmap unreadable: {e}"),
+                    format!("block bitmap unreadable: {e}"),
                     Vec::new(),
                 ),
             }
@@ -840,9 +840,7 @@ fn pass5(c: &mut Ctx, progress: &mut dyn FnMut(Progress)) {
                 group_problem(
                     c,
                     Area::Bitmap,
-                    format!(
-                        "group {g}: inode bitmap uninitialized but {used_inodes} inodes are in use"
-                    ),
+                    format!("inode bitmap uninitialized but {used_inodes} inodes are in use"),
                     Vec::new(),
                 );
             }
@@ -862,7 +860,7 @@ fn pass5(c: &mut Ctx, progress: &mut dyn FnMut(Progress)) {
                                 c,
                                 Area::Bitmap,
                                 format!(
-                                    "group {g}: inode bitmap checksum mismatch (stored 0x{stored:08x}, computed 0x{computed:08x})"
+                                    "inode bitmap checksum mismatch (stored 0x{stored:08x}, computed 0x{computed:08x})"
                                 ),
                                 Vec::new(),
                             );
@@ -895,7 +893,7 @@ fn pass5(c: &mut Ctx, progress: &mut dyn FnMut(Progress)) {
                             c,
                             Area::Bitmap,
                             format!(
-                                "group {g}: inodes in use but marked free in the inode bitmap: {}",
+                                "inodes in use but marked free in the inode bitmap: {}",
                                 ranges(&plus)
                             ),
                             v,
@@ -907,7 +905,7 @@ fn pass5(c: &mut Ctx, progress: &mut dyn FnMut(Progress)) {
                             c,
                             Area::Bitmap,
                             format!(
-                                "group {g}: inodes marked in use in the inode bitmap but not in use: {}",
+                                "inodes marked in use in the inode bitmap but not in use: {}",
                                 ranges(&minus)
                             ),
                             v,
@@ -918,7 +916,7 @@ fn pass5(c: &mut Ctx, progress: &mut dyn FnMut(Progress)) {
                             c,
                             Area::FreeCount,
                             format!(
-                                "group {g}: free inodes count is {}, bitmap says {free}",
+                                "free inodes count is {}, bitmap says {free}",
                                 gd.free_inodes
                             ),
                             Vec::new(),
@@ -929,7 +927,7 @@ fn pass5(c: &mut Ctx, progress: &mut dyn FnMut(Progress)) {
                 Err(e) => group_problem(
                     c,
                     Area::Bitmap,
-                    format!("group {g}: inode bitmap unreadable: {e}"),
+                    format!("inode bitmap unreadable: {e}"),
                     Vec::new(),
                 ),
             }
@@ -939,7 +937,7 @@ fn pass5(c: &mut Ctx, progress: &mut dyn FnMut(Progress)) {
                 c,
                 Area::FreeCount,
                 format!(
-                    "group {g}: directories count is {}, counted {dirs_found}",
+                    "directories count is {}, counted {dirs_found}",
                     gd.used_dirs
                 ),
                 Vec::new(),
