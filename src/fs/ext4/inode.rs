@@ -97,6 +97,10 @@ pub fn owner_seed(csum_seed: u32, ino: u32, generation: u32) -> u32 {
 /// `ext4_inode_csum`: crc32c over the whole on-disk inode with the checksum fields zeroed.
 /// Returns (stored, computed); both 16-bit when the inode has no `i_checksum_hi`.
 pub fn checksum(csum_seed: u32, ino: u32, b: &[u8]) -> (u32, u32) {
+    if b.len() < BASE_SIZE || (b.len() > BASE_SIZE && b.len() < OFF_CSUM_HI + 2) {
+        // Not an inode size the format allows: never matches.
+        return (0, 1);
+    }
     let generation = u32_at(b, 0x64);
     let mut c = owner_seed(csum_seed, ino, generation);
     let has_hi = b.len() > BASE_SIZE && usize::from(u16_at(b, OFF_EXTRA_ISIZE)) >= 4;
@@ -124,7 +128,8 @@ impl Inode {
     /// Parses inode `ino` from its `inode_size` bytes; verifies its checksum when `csum_seed`
     /// is given (metadata_csum).
     pub fn parse(b: &[u8], ino: u32, csum_seed: Option<u32>) -> Result<Inode, InodeError> {
-        if b.len() < BASE_SIZE {
+        // 128 bytes, or enough for i_extra_isize and i_checksum_hi.
+        if b.len() < BASE_SIZE || (b.len() > BASE_SIZE && b.len() < OFF_CSUM_HI + 2) {
             return Err(InodeError::Short { ino, len: b.len() });
         }
         let extra_isize = if b.len() > BASE_SIZE {
@@ -264,5 +269,8 @@ mod tests {
             Err(InodeError::ExtraSize { .. })
         ));
         assert!(Inode::parse(&b[..100], 5, None).is_err());
+        // Found by fuzzing: a length between 128 and 132 bytes.
+        assert!(Inode::parse(&b[..129], 5, Some(1)).is_err());
+        assert_eq!(checksum(1, 5, &b[..129]), (0, 1));
     }
 }
