@@ -163,6 +163,18 @@ pub enum Command {
         /// Where the operator mounts the volume: fix commands are written for it.
         #[arg(long, value_name = "DIR", default_value = "/mnt/rescue")]
         mount_point: String,
+        /// Also run the read-only metadata scan (as `fsck` does) and report its problems.
+        #[arg(long)]
+        deep: bool,
+    },
+    /// Read-only metadata scan of the ext2/3/4 root: every inode, directory block, bitmap and
+    /// count checked, with checksums; each problem with inode, path and what is wrong.
+    Fsck {
+        target: PathBuf,
+        #[arg(long, value_name = "N")]
+        partition: Option<u32>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// List a guest directory (or glob, e.g. '/home/*/.ssh') like `ls -la`.
     Ls {
@@ -373,6 +385,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             packages,
             fail_on,
             mount_point,
+            deep,
         } => {
             let insp = inspect::inspect(&target, partition)?;
             let settings = Settings {
@@ -385,7 +398,14 @@ fn run(cli: Cli) -> Result<u8, CliError> {
                 reopen: Some(reopen(&target, insp.root_partition())),
                 progress: !quiet && format == ReportFormat::Text,
             };
-            let (findings, verdict) = audit::run(&insp, &settings);
+            let (mut findings, verdict) = audit::run(&insp, &settings);
+            if deep {
+                let dev = audit::volume_root_device(&insp);
+                match audit::scan::run(&insp) {
+                    Ok(scan) => findings.extend(audit::scan::findings(&scan, &dev)),
+                    Err(e) => eprintln!("rescue-inspect: metadata scan skipped: {e}"),
+                }
+            }
             let report = Report::new(insp.report_target(), findings, verdict);
             let docs: Vec<report::RuleDoc> = audit::rules()
                 .into_iter()
@@ -427,6 +447,25 @@ fn run(cli: Cli) -> Result<u8, CliError> {
                 .threshold()
                 .is_some_and(|t| report.worst().is_some_and(|w| w >= t));
             Ok(if failed { EXIT_FINDINGS } else { EXIT_OK })
+        }
+        Command::Fsck {
+            target,
+            partition,
+            format,
+        } => {
+            let insp = inspect::inspect(&target, partition)?;
+            let scan = audit::scan::run(&insp).map_err(CliError::Message)?;
+            match format {
+                Format::Text => emit(&audit::scan::render_text(&scan)),
+                Format::Json => {
+                    emit(&(serde_json::to_string_pretty(&scan).unwrap_or_default() + "\n"))
+                }
+            }
+            Ok(if scan.is_clean() {
+                EXIT_OK
+            } else {
+                EXIT_FINDINGS
+            })
         }
         Command::Ls {
             target,

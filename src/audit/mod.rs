@@ -3,11 +3,13 @@
 //! bytes of the device and never print.
 
 mod boot;
+mod damage;
 mod disk;
 mod files;
 pub mod login;
 mod network;
 pub mod packages;
+pub mod scan;
 pub mod sshd;
 mod volume;
 
@@ -50,6 +52,8 @@ pub fn rules() -> Vec<&'static Rule> {
         .iter()
         .chain(files::RULES.iter())
         .chain(disk::RULES.iter())
+        .chain(damage::RULES.iter())
+        .chain(scan::RULES.iter())
         .chain(boot::RULES.iter())
         .chain(login::RULES.iter())
         .chain(sshd::service::RULES.iter())
@@ -118,6 +122,11 @@ impl Settings {
     }
 }
 
+/// The root's device name, for fix commands.
+pub fn volume_root_device(insp: &Inspection) -> String {
+    volume::root_device(insp)
+}
+
 /// Runs every audit on an inspection.
 pub fn run(insp: &Inspection, settings: &Settings) -> (Vec<Finding>, Verdict) {
     let mut findings = Vec::new();
@@ -149,6 +158,8 @@ pub fn run(insp: &Inspection, settings: &Settings) -> (Vec<Finding>, Verdict) {
             settings,
             &mut findings,
         );
+        // Last: what the reads above found damaged.
+        damage::audit(&root.fs, &volume::root_device(insp), &mut findings);
     }
     let mut verdict = verdict(&findings);
     if verdict.sshd_starts.is_none() && outcome.start_evaluated {
