@@ -338,11 +338,7 @@ pub fn run(
     }
 }
 
-fn local(
-    fs: &RootFs,
-    produce: Produce<'_>,
-    progress: &Progress,
-) -> Vec<Deviation> {
+fn local(fs: &RootFs, produce: Produce<'_>, progress: &Progress) -> Vec<Deviation> {
     let mut buf = vec![0u8; CHUNK];
     let mut out = Vec::new();
     produce(&mut |rec| {
