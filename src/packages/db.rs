@@ -255,8 +255,12 @@ impl PackageDb {
                         Err(e) => damaged.push(format!("{}: {e}", pkg.nvra())),
                     }
                 });
-                if let Err(e) = res {
-                    damaged.push(e.to_string());
+                match res {
+                    // Pages, slots or rows the walk could not read: their packages are unknown.
+                    Ok(problems) => {
+                        damaged.extend(problems.into_iter().map(|p| format!("{}: {p}", db.path)))
+                    }
+                    Err(e) => damaged.push(e.to_string()),
                 }
             }
         }
