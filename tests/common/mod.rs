@@ -724,3 +724,23 @@ pub fn have(program: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// The cached real Debian 12 root (`scripts/e2e-debian.sh` sets RESCUE_INSPECT_DEBIAN): a
+/// directory with `root/` and `ext4.img`, `gpt.img`, `mbr.img`.
+pub fn debian_cache() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os("RESCUE_INSPECT_DEBIAN")?);
+    dir.join("ext4.img").exists().then_some(dir)
+}
+
+/// Copies an image keeping it sparse.
+pub fn sparse_copy(from: &Path, to: &Path) {
+    assert!(
+        Command::new("cp")
+            .arg("--sparse=always")
+            .arg(from)
+            .arg(to)
+            .status()
+            .unwrap()
+            .success()
+    );
+}
