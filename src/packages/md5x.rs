@@ -21,6 +21,7 @@ const LANE_BUF: usize = 64 << 10;
 const INIT: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
 
 /// Per-step additive constants, `floor(abs(sin(i + 1)) × 2^32)` (RFC 1321 §3.4).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const K: [u32; 64] = [
     0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
     0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
@@ -32,6 +33,7 @@ const K: [u32; 64] = [
     0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391,
 ];
 /// Per-step left rotations.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const S: [u32; 64] = [
     7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9,
     14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10, 15,
@@ -39,6 +41,7 @@ const S: [u32; 64] = [
 ];
 
 /// Which message word step `i` reads.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const fn word(i: usize) -> usize {
     match i / 16 {
         0 => i,
