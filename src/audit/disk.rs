@@ -83,7 +83,7 @@ pub static FS_030: Rule = Rule {
     doc: "Reads the free block and inode counts from the superblock, the blocks reserved for \
 root (tune2fs -m) and the kernel's own reserve on extent filesystems (2% of the blocks or 4096, \
 whichever is smaller, which not even root can allocate: a filesystem that returned \"No space \
-left on device\" still shows them free). Full means less than 8 MiB usable by root.\n\nWhy it \
+left on device\" still shows them free). Full means less than 8 MiB and less than 1% of the filesystem usable by root.\n\nWhy it \
 matters: with no free blocks or inodes, services fail at boot writing \
 their state (journald, PID files, cloud-init), logins cannot record sessions, and editors cannot \
 save fixes. Below the reserved blocks, only root can write.\n\nFix: delete or move what is large \
@@ -356,8 +356,8 @@ fn kernel_reserve(sb: &Superblock) -> u64 {
     (sb.blocks_count / 50).min(4096)
 }
 
-/// Below this much space usable by root, the filesystem is full in practice: logs, package
-/// managers and sshd's own writes fail.
+/// Below this much space usable by root (and below 1% of the filesystem), it is full in
+/// practice: logs, package managers and sshd's own writes fail.
 const FULL_BYTES: u64 = 8 << 20;
 
 fn capacity(fs: &RootFs, sb: &Superblock, s: &Settings, out: &mut Vec<Finding>) {
@@ -367,7 +367,8 @@ fn capacity(fs: &RootFs, sb: &Superblock, s: &Settings, out: &mut Vec<Finding>) 
     // everyone else above that and the root reserve too.
     let for_root = sb.free_blocks_count.saturating_sub(kernel);
     let for_users = for_root.saturating_sub(sb.r_blocks_count);
-    let no_blocks = for_root.saturating_mul(bs) < FULL_BYTES;
+    let no_blocks =
+        for_root.saturating_mul(bs) < FULL_BYTES && for_root.saturating_mul(100) < sb.blocks_count;
     let no_inodes = sb.free_inodes_count == 0;
     let low_blocks = for_users == 0;
     let low_inodes = u64::from(sb.free_inodes_count) * 100 < u64::from(sb.inodes_count);
