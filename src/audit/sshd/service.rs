@@ -458,12 +458,27 @@ fn service(f: &SshdFacts, s: &Settings, out: &mut Vec<Finding>) {
             u.alias_links[0].display()
         ));
     }
-    let mut finding = SVC_001
-        .finding(
-            format!("{main} is not enabled: sshd does not start at boot"),
-            detail,
+    // Ubuntu 22.10+ starts sshd through ssh.socket, with a generator that turns sshd_config's
+    // Port/ListenAddress into the socket's addresses: restore that default.
+    let socket_default = present.iter().any(|u| u.name == "ssh.socket")
+        && f.fs
+            .exists("/usr/lib/systemd/system-generators/sshd-socket-generator")
+            .unwrap_or(false);
+    let (title, fix) = if socket_default {
+        (
+            "neither ssh.socket nor ssh.service is enabled: sshd does not start at boot"
+                .to_string(),
+            format!(
+                "systemctl --root={mp} enable ssh.socket   # this release's default (socket activation); enabling {main} instead works too"
+            ),
         )
-        .fix(format!("systemctl --root={mp} enable {main}"));
+    } else {
+        (
+            format!("{main} is not enabled: sshd does not start at boot"),
+            format!("systemctl --root={mp} enable {main}"),
+        )
+    };
+    let mut finding = SVC_001.finding(title, detail).fix(fix);
     if let Some(p) = path {
         finding = finding.at(p);
     }
