@@ -28,6 +28,11 @@ pub struct Cli {
     /// When to colour text output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
+    /// Open the backing, extent or parent files a disk image names (qcow2 backing file, VMDK
+    /// extents, differencing VHD parent), only inside the image's own directory. Refused by
+    /// default: an image can name any file on this host.
+    #[arg(long, global = true)]
+    pub allow_backing: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -307,9 +312,12 @@ fn root_of(insp: &Inspection) -> Result<&inspect::Root, CliError> {
 
 fn run(cli: Cli) -> Result<u8, CliError> {
     let style = style(cli.color);
+    let images = crate::volume::ImageOptions {
+        allow_backing: cli.allow_backing,
+    };
     match cli.command {
         Command::Partitions { target, format } => {
-            let insp = inspect::inspect(&target, None)?;
+            let insp = inspect::inspect_with(&target, None, &images)?;
             let listing = report::partitions::listing(&insp).ok_or_else(|| {
                 CliError::Message(format!(
                     "{}: a directory has no partition table",
@@ -333,7 +341,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             fail_on,
             mount_point,
         } => {
-            let insp = inspect::inspect(&target, partition)?;
+            let insp = inspect::inspect_with(&target, partition, &images)?;
             let settings = Settings { mount_point };
             let (findings, verdict) = audit::run(&insp, &settings);
             let report = Report::new(insp.report_target(), findings, verdict);
@@ -384,7 +392,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             partition,
             format,
         } => {
-            let insp = inspect::inspect(&target, partition)?;
+            let insp = inspect::inspect_with(&target, partition, &images)?;
             let root = root_of(&insp)?;
             let listed = crate::browse::ls(&root.fs, &path)?;
             match format {
@@ -403,7 +411,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             path,
             partition,
         } => {
-            let insp = inspect::inspect(&target, partition)?;
+            let insp = inspect::inspect_with(&target, partition, &images)?;
             let root = root_of(&insp)?;
             let mut reader = root.fs.open(&path)?;
             let mut out = std::io::stdout().lock();
@@ -419,7 +427,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             partition,
             format,
         } => {
-            let insp = inspect::inspect(&target, partition)?;
+            let insp = inspect::inspect_with(&target, partition, &images)?;
             let root = root_of(&insp)?;
             let st = crate::browse::stat(&root.fs, &path)?;
             match format {
@@ -438,7 +446,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             format,
             mount_point,
         } => {
-            let insp = inspect::inspect(&target, partition)?;
+            let insp = inspect::inspect_with(&target, partition, &images)?;
             let root = root_of(&insp)?;
             let key = match &key {
                 Some(k) => Some(crate::browse::read_key_file(k).map_err(CliError::Message)?),
@@ -488,7 +496,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             partition,
             format,
         } => {
-            let insp = inspect::inspect(&target, partition)?;
+            let insp = inspect::inspect_with(&target, partition, &images)?;
             let root = root_of(&insp)?;
             let facts = audit::sshd::SshdFacts::gather(root);
             let global = facts.config_source().global();
@@ -536,7 +544,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             invalid_user,
             format,
         } => {
-            let insp = inspect::inspect(&target, partition)?;
+            let insp = inspect::inspect_with(&target, partition, &images)?;
             let root = root_of(&insp)?;
             let facts = audit::sshd::SshdFacts::gather(root);
             let build = facts.build();

@@ -1,0 +1,3 @@
+pub fn looks_like_descriptor(b: &[u8]) -> bool {
+    b.starts_with(b"# Disk DescriptorFile")
+}
