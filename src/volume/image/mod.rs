@@ -90,7 +90,7 @@ pub enum ImageError {
         method: &'static str,
     },
     #[error(
-        "the image names a {kind} \"{name}\"; it was not opened, because an image can name any file on this host. If that file belongs to the image, run again with --allow-backing (files inside {dir} only)"
+        "the image names the {kind} \"{name}\"; it was not opened, because an image can name any file on this host. If that file belongs to the image, run again with --allow-backing (files inside {dir} only)"
     )]
     Refused {
         kind: &'static str,
@@ -98,7 +98,7 @@ pub enum ImageError {
         dir: PathBuf,
     },
     #[error(
-        "the image names a {kind} \"{name}\" that resolves to {resolved}, outside the image's directory {dir}: refused even with --allow-backing"
+        "the image names the {kind} \"{name}\", which resolves to {resolved}, outside the image's directory {dir}: refused even with --allow-backing"
     )]
     Outside {
         kind: &'static str,
@@ -106,7 +106,7 @@ pub enum ImageError {
         resolved: PathBuf,
         dir: PathBuf,
     },
-    #[error("the image names a {kind} \"{name}\" ({path}): {source}")]
+    #[error("the image names the {kind} \"{name}\" ({path}): {source}")]
     Companion {
         kind: &'static str,
         name: String,
