@@ -45,11 +45,25 @@ pub struct Vhd {
 fn read_footer(file: &dyn BlockSource, notes: &mut Vec<String>) -> Result<Footer, ImageError> {
     let size = file.size();
     let tail = if size >= FOOTER {
-        footer::parse(&read_meta(file, F, "footer", size - FOOTER, FOOTER as usize)?).ok()
+        footer::parse(&read_meta(
+            file,
+            F,
+            "footer",
+            size - FOOTER,
+            FOOTER as usize,
+        )?)
+        .ok()
     } else {
         None
     };
-    let head = footer::parse(&read_meta(file, F, "footer copy", 0, FOOTER.min(size) as usize)?).ok();
+    let head = footer::parse(&read_meta(
+        file,
+        F,
+        "footer copy",
+        0,
+        FOOTER.min(size) as usize,
+    )?)
+    .ok();
     let f = match (tail, head) {
         (Some(t), _) if t.checksum_ok => t,
         (_, Some(h)) if h.checksum_ok && h.disk_type != FIXED => {
@@ -85,7 +99,9 @@ pub fn open(
             if size > data {
                 return Err(ImageError::corrupt(
                     F,
-                    format!("the footer gives a {size}-byte disk, but the file holds {data} bytes of data: truncated"),
+                    format!(
+                        "the footer gives a {size}-byte disk, but the file holds {data} bytes of data: truncated"
+                    ),
                 ));
             }
             ("fixed", Layout::Fixed)
@@ -203,7 +219,13 @@ impl Vhd {
                 }
             }
             let bitmap = bitmaps.get_or_load(block, || {
-                read_meta(self.file.as_ref(), F, "sector bitmap", base, *bitmap_size as usize)
+                read_meta(
+                    self.file.as_ref(),
+                    F,
+                    "sector bitmap",
+                    base,
+                    *bitmap_size as usize,
+                )
             })?;
             let bit = |sector: u64| {
                 bitmap
@@ -244,6 +266,7 @@ impl BlockSource for Vhd {
 
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
         check_range(offset, buf.len(), self.size)?;
-        self.read(offset, buf).map_err(|e| read_error(&self.path, e))
+        self.read(offset, buf)
+            .map_err(|e| read_error(&self.path, e))
     }
 }

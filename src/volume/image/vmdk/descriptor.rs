@@ -77,8 +77,11 @@ pub fn looks_like_descriptor(head: &[u8]) -> bool {
     }
     let s = String::from_utf8_lossy(text);
     s.trim_start().starts_with("# Disk DescriptorFile")
-        || s.lines()
-            .any(|l| l.trim_start().to_ascii_lowercase().starts_with("createtype"))
+        || s.lines().any(|l| {
+            l.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("createtype")
+        })
 }
 
 fn unquote(s: &str) -> &str {
@@ -138,10 +141,7 @@ pub fn parse(text: &str) -> Result<Descriptor, ImageError> {
             }
             let w = words(line);
             let bad = |why: &str| {
-                ImageError::corrupt(
-                    F,
-                    format!("descriptor line {}: {why}: {line}", n + 1),
-                )
+                ImageError::corrupt(F, format!("descriptor line {}: {why}: {line}", n + 1))
             };
             let sectors: u64 = w
                 .get(1)

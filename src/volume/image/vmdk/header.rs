@@ -202,7 +202,9 @@ pub(crate) mod tests {
         assert!(bad(&|b| b[20..28].copy_from_slice(&3u64.to_le_bytes())).contains("grain size"));
         assert!(bad(&|b| b[44..48].copy_from_slice(&7u32.to_le_bytes())).contains("not 512"));
         assert!(bad(&|b| b[12..20].copy_from_slice(&u64::MAX.to_le_bytes())).contains("overflows"));
-        assert!(bad(&|b| b[12..20].copy_from_slice(&(1u64 << 50).to_le_bytes())).contains("32 MiB"));
+        assert!(
+            bad(&|b| b[12..20].copy_from_slice(&(1u64 << 50).to_le_bytes())).contains("32 MiB")
+        );
         assert!(bad(&|b| b[4..8].copy_from_slice(&9u32.to_le_bytes())).contains("version 9"));
         // streamOptimized without a footer.
         let mut b = header(2048, GD_AT_END);

@@ -131,10 +131,17 @@ impl Sparse {
                     format!("the compressed grain at offset {at} claims {len} bytes"),
                 ));
             }
-            let data = read_meta(self.file.as_ref(), F, "compressed grain", at + 12, len as usize)?;
+            let data = read_meta(
+                self.file.as_ref(),
+                F,
+                "compressed grain",
+                at + 12,
+                len as usize,
+            )?;
             let mut out = vec![0u8; grain_bytes as usize];
-            let n = compress::inflate(&data, &mut out, true)
-                .map_err(|e| ImageError::corrupt(F, format!("compressed grain at offset {at}: {e}")))?;
+            let n = compress::inflate(&data, &mut out, true).map_err(|e| {
+                ImageError::corrupt(F, format!("compressed grain at offset {at}: {e}"))
+            })?;
             // The last grain of a disk may be short; any other must be whole.
             let need = (self.capacity() - grain * grain_bytes).min(grain_bytes) as usize;
             if n < need {
@@ -173,7 +180,10 @@ impl Sparse {
                 },
                 GrainMap::Data(at) => {
                     let from = at + in_grain;
-                    if from.checked_add(n as u64).is_none_or(|e| e > self.file.size()) {
+                    if from
+                        .checked_add(n as u64)
+                        .is_none_or(|e| e > self.file.size())
+                    {
                         return Err(ImageError::corrupt(
                             F,
                             format!(
@@ -244,7 +254,10 @@ impl Vmdk {
             // Extents are sorted and contiguous: find the last one starting at or before pos.
             let i = self.extents.partition_point(|e| e.start <= pos);
             let Some(e) = i.checked_sub(1).and_then(|i| self.extents.get(i)) else {
-                return Err(ImageError::corrupt(F, format!("no extent covers offset {pos}")));
+                return Err(ImageError::corrupt(
+                    F,
+                    format!("no extent covers offset {pos}"),
+                ));
             };
             let inner = pos - e.start;
             let n = ((e.len - inner) as usize).min(buf.len() - done);
@@ -271,11 +284,9 @@ impl Vmdk {
                     }
                     file.read_exact_at(from, dst)?;
                 }
-                Data::Sparse(s) => s.read(
-                    inner,
-                    dst,
-                    self.parent.as_deref().map(|p| (p, e.start)),
-                )?,
+                Data::Sparse(s) => {
+                    s.read(inner, dst, self.parent.as_deref().map(|p| (p, e.start)))?
+                }
             }
             done += n;
         }
@@ -290,7 +301,8 @@ impl BlockSource for Vmdk {
 
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
         check_range(offset, buf.len(), self.size)?;
-        self.read(offset, buf).map_err(|e| read_error(&self.path, e))
+        self.read(offset, buf)
+            .map_err(|e| read_error(&self.path, e))
     }
 }
 
