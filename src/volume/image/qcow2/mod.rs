@@ -357,3 +357,59 @@ impl BlockSource for Qcow2 {
             .map_err(|e| read_error(&self.path, e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::header::tests::v3_header;
+    use super::*;
+    use crate::volume::source::MemSource;
+
+    const C: usize = 65536;
+
+    /// A 1 GiB qcow2 in four clusters: header, (L2 at 1), (data at 2), L1 at 3.
+    fn image(l1_0: u64, l2_0: u64) -> Result<Arc<dyn BlockSource>, ImageError> {
+        let mut b = v3_header(1 << 30);
+        b[3 * C..3 * C + 8].copy_from_slice(&l1_0.to_be_bytes());
+        b[C..C + 8].copy_from_slice(&l2_0.to_be_bytes());
+        b[2 * C..3 * C].fill(0xAB);
+        let (q, _) = open(Arc::new(MemSource::new(b)), &Opener::memory())?;
+        Ok(q)
+    }
+
+    fn read0(q: &Arc<dyn BlockSource>) -> Result<Vec<u8>, VolumeError> {
+        let mut buf = vec![0u8; 4096];
+        q.read_exact_at(0, &mut buf).map(|_| buf)
+    }
+
+    #[test]
+    fn maps_data_zero_and_unallocated_clusters() {
+        let q = image(C as u64, 2 * C as u64).unwrap();
+        assert!(read0(&q).unwrap().iter().all(|&c| c == 0xAB));
+        let q = image(C as u64, (2 * C as u64) | L2_ZERO).unwrap();
+        assert!(read0(&q).unwrap().iter().all(|&c| c == 0));
+        let q = image(0, 0).unwrap();
+        assert!(read0(&q).unwrap().iter().all(|&c| c == 0));
+        // The last byte of the disk, and one past it.
+        let mut one = [0u8; 1];
+        q.read_exact_at((1 << 30) - 1, &mut one).unwrap();
+        assert!(q.read_exact_at(1 << 30, &mut one).is_err());
+    }
+
+    #[test]
+    fn hostile_tables_are_errors() {
+        let msg = |l1: u64, l2: u64| read0(&image(l1, l2).unwrap()).unwrap_err().to_string();
+        // L2 table beyond the file, or not aligned.
+        assert!(msg(50 * C as u64, 0).contains("L2 table at offset"));
+        assert!(msg(C as u64 + 512, 0).contains("not cluster aligned"));
+        // Data cluster beyond the file, or not aligned.
+        assert!(msg(C as u64, 100 * C as u64).contains("beyond the end of the data file"));
+        assert!(msg(C as u64, 2 * C as u64 + 512).contains("not cluster aligned"));
+        // A compressed cluster of garbage, and one past the end of the file.
+        assert!(msg(C as u64, L2_COMPRESSED | (2 * C as u64)).contains("compressed cluster"));
+        assert!(msg(C as u64, L2_COMPRESSED | (90 * C as u64)).contains("beyond the end"));
+        // Cyclic: the L1 table used as its own L2 table maps guest cluster 0 onto the L1
+        // table; that is data like any other (bounded), not a loop.
+        let q = image(3 * C as u64, 0).unwrap();
+        assert_eq!(read0(&q).unwrap()[..8], (3 * C as u64).to_be_bytes());
+    }
+}
