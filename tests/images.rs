@@ -296,8 +296,11 @@ fn backing_files_are_refused_unless_allowed_and_inside_the_directory() {
     assert_eq!(code, 2);
     assert!(err.contains("disk.raw"), "{err}");
 
+    let before = (std::fs::read(&top).unwrap(), std::fs::read(&raw).unwrap());
     let (code, got) = check_json(&top, &["--allow-backing"]);
     assert_eq!(code, 0, "{got}");
+    // Read-only: neither the image nor its backing file changed.
+    assert!(before == (std::fs::read(&top).unwrap(), std::fs::read(&raw).unwrap()));
     assert_eq!(got["findings"], want["findings"]);
     assert_eq!(got["target"]["image"]["backing_file"], "disk.raw");
     assert_same_bytes(&raw, &top, true);

@@ -55,7 +55,13 @@ pub fn parse(
             ));
         }
         let rest_len = extra_len as usize + id_len + name_len;
-        let rest = read_meta(src, F, &format!("snapshot {i}"), at + 40, rest_len)?;
+        let rest = read_meta(
+            src,
+            F,
+            &format!("snapshot {i}"),
+            at.saturating_add(40),
+            rest_len,
+        )?;
         let extra = &rest[..extra_len as usize];
         // Extra data: vm_state_size_large, then the disk size at the time of the snapshot.
         let virtual_size = (extra.len() >= 16).then(|| be64(extra, 8));
@@ -68,7 +74,7 @@ pub fn parse(
             date,
         });
         let len = (40 + rest_len as u64).div_ceil(8) * 8;
-        at += len;
+        at = at.saturating_add(len);
     }
     Ok(out)
 }

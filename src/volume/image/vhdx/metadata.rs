@@ -53,7 +53,13 @@ pub fn parse(src: &dyn BlockSource, offset: u64, length: u32) -> Result<Metadata
                     format!("metadata item {id} ({item_len} bytes at {item_off}) is malformed"),
                 ));
             }
-            read_meta(src, F, "metadata item", offset + item_off, want)
+            read_meta(
+                src,
+                F,
+                "metadata item",
+                offset.saturating_add(item_off),
+                want,
+            )
         };
         match id.as_str() {
             FILE_PARAMETERS => {

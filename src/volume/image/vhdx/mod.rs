@@ -178,7 +178,7 @@ impl Vhdx {
             match e & 7 {
                 NOT_PRESENT | UNDEFINED | ZERO | UNMAPPED => dst.fill(0),
                 FULLY_PRESENT => {
-                    let at = ((e >> 20) << 20) + in_block;
+                    let at = ((e >> 20) << 20).saturating_add(in_block);
                     if at
                         .checked_add(n as u64)
                         .is_none_or(|x| x > self.file.size())

@@ -162,7 +162,7 @@ fn check(h: &SparseHeader) -> Result<(), ImageError> {
             "compressed grains without grain markers",
         ));
     }
-    if h.descriptor_size * SECTOR > MAX_DESCRIPTOR_BYTES {
+    if h.descriptor_size > MAX_DESCRIPTOR_BYTES / SECTOR {
         return Err(ImageError::corrupt(
             F,
             format!(
