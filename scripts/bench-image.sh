@@ -5,7 +5,7 @@
 # The reader is examples/read_package_files.rs (every regular file the dpkg *.list files name,
 # through the layers `check` uses); `rescue-inspect verify` will take its place.
 # Needs hyperfine and qemu-img; builds the Debian root with scripts/debian-root.sh (root).
-# Usage: scripts/bench-image.sh [CACHE]   (results: bench-image.md)
+# Usage: scripts/bench-image.sh [CACHE]   (results: target/bench-image.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=${1:-${RESCUE_INSPECT_CACHE:-/var/cache/rescue-inspect}/debian12}
@@ -30,7 +30,7 @@ BIN=target/release/examples/read_package_files
 echo "what is read: $($BIN "$RAW")"
 ls -l "$RAW" "$I"/debian12*.{qcow2,vmdk,vhdx,vhd}
 # Warm cache: every image is read once before timing.
-hyperfine --warmup 2 --runs 10 --export-markdown bench-image.md \
+hyperfine --warmup 2 --runs 10 --export-markdown target/bench-image.md \
   -n raw "$BIN $RAW" \
   -n qcow2 "$BIN $I/debian12.qcow2" \
   -n qcow2-zlib "$BIN $I/debian12-zlib.qcow2" \
@@ -38,4 +38,4 @@ hyperfine --warmup 2 --runs 10 --export-markdown bench-image.md \
   -n vmdk-stream "$BIN $I/debian12-stream.vmdk" \
   -n vhdx "$BIN $I/debian12.vhdx" \
   -n vhd-fixed "$BIN $I/debian12-fixed.vhd"
-cat bench-image.md
+cat target/bench-image.md
