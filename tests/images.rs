@@ -160,6 +160,14 @@ fn assert_same_bytes(raw: &Path, img: &Path, allow_backing: bool) {
     assert!(dev.read_exact_at(dev.size() - 1, &mut [0u8; 2]).is_err());
 }
 
+/// Every byte of the virtual disk equals what `qemu-img convert -O raw` makes of it.
+fn assert_same_as_qemu(img: &Path, work: &Path) {
+    let out = work.join("qemu-view.raw");
+    qemu_img(&[&"convert", &"-O", &"raw", &img, &out]);
+    assert_same_bytes(&out, img, true);
+    std::fs::remove_file(out).unwrap();
+}
+
 #[test]
 fn every_format_reads_like_the_raw_image() {
     if !have_qemu_img() {
@@ -318,6 +326,50 @@ fn backing_files_are_refused_unless_allowed_and_inside_the_directory() {
         &top2,
     ]);
     assert_same_bytes(&raw, &top2, true);
+
+    // Differential against qemu with writes in the top layers: a qcow2 over a qcow2, and a VMDK
+    // delta disk over a VMDK (parentFileNameHint), each read like qemu-img reads it.
+    qemu_img(&[
+        &"create",
+        &"-q",
+        &"-f",
+        &"qcow2",
+        &"-b",
+        &"top.qcow2",
+        &"-F",
+        &"qcow2",
+        &top2,
+    ]);
+    let base_vmdk = t.path().join("base.vmdk");
+    convert(&raw, &base_vmdk, &["-O", "vmdk"]);
+    let child = t.path().join("child.vmdk");
+    qemu_img(&[
+        &"create",
+        &"-q",
+        &"-f",
+        &"vmdk",
+        &"-b",
+        &"base.vmdk",
+        &"-F",
+        &"vmdk",
+        &child,
+    ]);
+    for img in [&top2, &child] {
+        let o = Command::new("qemu-io")
+            .args([
+                "-c",
+                "write -P 0x5a 1048576 65536",
+                "-c",
+                "write -P 0xa5 3000000 5000",
+            ])
+            .arg(img)
+            .output()
+            .unwrap();
+        check(o, "qemu-io");
+        let (code, _, err) = run(&[&"partitions", img]);
+        assert_eq!(code, 2, "{err}");
+        assert_same_as_qemu(img, t.path());
+    }
 
     // Outside the directory: an absolute path, `..`, and a symlink out; refused even when
     // allowed, and the outside file is never opened.
