@@ -499,3 +499,143 @@ fn truncated_and_damaged_images_give_errors() {
         assert!(!err.contains("panicked"), "{name}: {err}");
     }
 }
+
+fn crc32c(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x82F6_3B78
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn le64_at(b: &[u8], o: usize) -> u64 {
+    u64::from_le_bytes(b[o..o + 8].try_into().unwrap())
+}
+
+/// A VHDX as a crashed Hyper-V host leaves it: a log entry (written here from [MS-VHDX], not by
+/// any tool) that rewrites a data page, a page of the BAT (block 2 becomes a zero block) and
+/// zeroes a range, with the log GUID set in the headers. qemu refuses to read it read-only;
+/// `qemu-img check -r all` replays the log on a copy; our in-memory replay of the original
+/// must read what qemu reads from the repaired copy.
+#[test]
+fn vhdx_log_is_replayed_in_memory_like_qemu_replays_it() {
+    if !have_qemu_img() {
+        return;
+    }
+    let t = tempdir();
+    let raw = raw_fixture(t.path());
+    let img = t.path().join("dirty.vhdx");
+    convert(&raw, &img, &["-O", "vhdx", "-o", "block_size=1M"]);
+    let mut b = std::fs::read(&img).unwrap();
+    let guid = [0x5Au8; 16];
+    // Both headers: the log GUID, checksums recomputed.
+    let (log_off, log_len) = (
+        le64_at(&b, 65536 + 72),
+        u32::from_le_bytes(b[65536 + 68..65536 + 72].try_into().unwrap()),
+    );
+    assert!(log_len >= 1 << 20);
+    for h in [65536usize, 131072] {
+        b[h + 48..h + 64].copy_from_slice(&guid);
+        b[h + 4..h + 8].fill(0);
+        let c = crc32c(&b[h..h + 4096]);
+        b[h + 4..h + 8].copy_from_slice(&c.to_le_bytes());
+    }
+    // The BAT region: GUID 2DC27766-F623-4200-9D64-115E9BFD4A08 in the region table.
+    let bat_guid = [
+        0x66, 0x77, 0xC2, 0x2D, 0x23, 0xF6, 0x00, 0x42, 0x9D, 0x64, 0x11, 0x5E, 0x9B, 0xFD, 0x4A,
+        0x08,
+    ];
+    let rt = 196608usize;
+    let n = u32::from_le_bytes(b[rt + 8..rt + 12].try_into().unwrap()) as usize;
+    let bat_off = (0..n)
+        .map(|i| rt + 16 + 32 * i)
+        .find(|&e| b[e..e + 16] == bat_guid)
+        .map(|e| le64_at(&b, e + 16))
+        .unwrap();
+    let block0 = (le64_at(&b, bat_off as usize) >> 20) << 20;
+    assert_eq!(le64_at(&b, bat_off as usize) & 7, 6, "block 0 present");
+    // New contents: a data page of block 0, and the BAT page with block 2 (where the
+    // ext4 filesystem starts) set to ZERO (2).
+    let data_page_off = block0 + 5 * 4096;
+    let data_page = vec![0xC3u8; 4096];
+    let mut bat_page = b[bat_off as usize..bat_off as usize + 4096].to_vec();
+    bat_page[16..24].copy_from_slice(&2u64.to_le_bytes());
+    let zero_off = block0 + 8 * 4096;
+    let seq = 0x1_0000_0007u64;
+    let mut e = vec![0u8; 3 * 4096];
+    e[0..4].copy_from_slice(b"loge");
+    e[8..12].copy_from_slice(&(3u32 * 4096).to_le_bytes());
+    e[12..16].copy_from_slice(&0u32.to_le_bytes()); // tail: this entry
+    e[16..24].copy_from_slice(&seq.to_le_bytes());
+    e[24..28].copy_from_slice(&3u32.to_le_bytes());
+    e[32..48].copy_from_slice(&guid);
+    e[48..56].copy_from_slice(&(b.len() as u64).to_le_bytes());
+    e[56..64].copy_from_slice(&(b.len() as u64).to_le_bytes());
+    let mut d = 64;
+    for (i, (off, page)) in [(data_page_off, &data_page), (bat_off, &bat_page)]
+        .into_iter()
+        .enumerate()
+    {
+        e[d..d + 4].copy_from_slice(b"desc");
+        e[d + 4..d + 8].copy_from_slice(&page[4092..4096]);
+        e[d + 8..d + 16].copy_from_slice(&page[0..8]);
+        e[d + 16..d + 24].copy_from_slice(&off.to_le_bytes());
+        e[d + 24..d + 32].copy_from_slice(&seq.to_le_bytes());
+        d += 32;
+        let s = 4096 * (1 + i);
+        e[s..s + 4].copy_from_slice(b"data");
+        e[s + 4..s + 8].copy_from_slice(&((seq >> 32) as u32).to_le_bytes());
+        e[s + 8..s + 4092].copy_from_slice(&page[8..4092]);
+        e[s + 4092..s + 4096].copy_from_slice(&(seq as u32).to_le_bytes());
+    }
+    e[d..d + 4].copy_from_slice(b"zero");
+    e[d + 8..d + 16].copy_from_slice(&(16u64 * 4096).to_le_bytes());
+    e[d + 16..d + 24].copy_from_slice(&zero_off.to_le_bytes());
+    e[d + 24..d + 32].copy_from_slice(&seq.to_le_bytes());
+    let c = crc32c(&e);
+    e[4..8].copy_from_slice(&c.to_le_bytes());
+    b[log_off as usize..log_off as usize + e.len()].copy_from_slice(&e);
+    std::fs::write(&img, &b).unwrap();
+
+    // qemu will not read it read-only; a repaired copy is what Hyper-V or qemu would see.
+    let o = Command::new("qemu-img")
+        .args(["convert", "-O", "raw"])
+        .arg(&img)
+        .arg(t.path().join("no.raw"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "qemu-img read a dirty log read-only?");
+    let copy = t.path().join("repaired.vhdx");
+    std::fs::copy(&img, &copy).unwrap();
+    let _ = Command::new("qemu-img")
+        .args(["check", "-r", "all"])
+        .arg(&copy)
+        .output()
+        .unwrap();
+    let want = t.path().join("repaired.raw");
+    qemu_img(&[&"convert", &"-O", &"raw", &copy, &want]);
+    // All three changes are in qemu's view: the data page, the zeroed range, block 2 zero.
+    let w = std::fs::read(&want).unwrap();
+    assert!(w[5 * 4096..6 * 4096].iter().all(|&c| c == 0xC3));
+    assert!(w[8 * 4096..24 * 4096].iter().all(|&c| c == 0));
+    assert!(w[2 << 20..3 << 20].iter().all(|&c| c == 0));
+    assert!(
+        std::fs::read(&raw).unwrap()[2 << 20..3 << 20]
+            .iter()
+            .any(|&c| c != 0)
+    );
+    assert_ne!(w, std::fs::read(&raw).unwrap());
+    assert_same_bytes(&want, &img, false);
+    // The file itself was not replayed into.
+    assert_eq!(std::fs::read(&img).unwrap(), b);
+    let (code, out, err) = run(&[&"partitions", &img]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("log entries replayed in memory"), "{out}");
+}

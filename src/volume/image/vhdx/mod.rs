@@ -1,9 +1,10 @@
 //! VHDX (Hyper-V), read in place ([MS-VHDX]): current header, region table, metadata, and the
 //! block allocation table (payload entries interleaved with sector bitmap entries every
-//! "chunk ratio" blocks), loaded in pages on demand. Images whose log still holds entries to
-//! replay, and differencing images, are refused with the reason.
+//! "chunk ratio" blocks), loaded in pages on demand. A log left by an unclean shutdown is
+//! replayed in memory (`log.rs`); differencing images are refused with the reason.
 
 pub mod header;
+pub mod log;
 pub mod metadata;
 
 use std::path::PathBuf;
@@ -45,12 +46,17 @@ pub fn open(
     opener: &Opener,
 ) -> Result<(Arc<dyn BlockSource>, ImageInfo), ImageError> {
     let h = header::current_header(file.as_ref())?;
-    if h.log_pending() {
-        return Err(ImageError::unsupported(
-            F,
-            "a log that was never replayed (the image was not closed cleanly); replay it on a copy first: cp IMAGE copy.vhdx && qemu-img check -r all copy.vhdx (or attach the copy in Hyper-V)",
+    let mut notes = Vec::new();
+    let file: Arc<dyn BlockSource> = if h.log_pending() {
+        let r = log::replay(file, h.log_offset, h.log_length, &h.log_guid)?;
+        notes.push(format!(
+            "not closed cleanly: {} log entries replayed in memory (the file is unchanged)",
+            r.entries
         ));
-    }
+        Arc::new(r)
+    } else {
+        file
+    };
     let regions = header::regions(file.as_ref())?;
     let mut bat = None;
     let mut meta = None;
@@ -122,6 +128,7 @@ pub fn open(
             .into(),
         ),
         virtual_size: m.virtual_size,
+        notes,
         ..ImageInfo::default()
     };
     let v = Vhdx {
