@@ -24,6 +24,8 @@ const F: &str = "vmdk";
 
 const GT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 const GRAIN_CACHE_BYTES: u64 = 8 * 1024 * 1024;
+/// Grain directories of all extents of one descriptor, together.
+const MAX_GD_TOTAL: u64 = 256 * 1024 * 1024;
 
 /// One hosted sparse extent file.
 #[derive(Debug)]
@@ -383,6 +385,9 @@ pub fn open_descriptor(
     };
     let mut extents = Vec::with_capacity(d.extents.len());
     let mut start = 0u64;
+    // Grain directories held for all sparse extents together: a descriptor may name the same
+    // big sparse file thousands of times.
+    let mut gd_total = 0u64;
     for x in &d.extents {
         let len = x
             .sectors
@@ -409,6 +414,13 @@ pub fn open_descriptor(
                 let name = x.file.as_deref().unwrap_or_default();
                 let (f, _) = opener.open_file("extent file", name)?;
                 let (s, _) = Sparse::open(f)?;
+                gd_total += s.gd.len() as u64 * 4;
+                if gd_total > MAX_GD_TOTAL {
+                    return Err(ImageError::corrupt(
+                        F,
+                        "the sparse extents' grain directories add up to more than 256 MiB",
+                    ));
+                }
                 if s.capacity() < len {
                     return Err(ImageError::corrupt(
                         F,
