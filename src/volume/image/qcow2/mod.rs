@@ -26,7 +26,7 @@ const L2_ZERO: u64 = 1;
 
 /// Memory for cached L2 tables and inflated clusters, per open image.
 const L2_CACHE_BYTES: u64 = 32 * 1024 * 1024;
-const CLUSTER_CACHE_BYTES: u64 = 8 * 1024 * 1024;
+const CLUSTER_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
 #[derive(Debug)]
 pub struct Qcow2 {

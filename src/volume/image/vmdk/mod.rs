@@ -23,7 +23,7 @@ use crate::volume::source::{BlockSource, check_range};
 const F: &str = "vmdk";
 
 const GT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
-const GRAIN_CACHE_BYTES: u64 = 8 * 1024 * 1024;
+const GRAIN_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 /// Grain directories of all extents of one descriptor, together.
 const MAX_GD_TOTAL: u64 = 256 * 1024 * 1024;
 
