@@ -639,3 +639,46 @@ fn vhdx_log_is_replayed_in_memory_like_qemu_replays_it() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("log entries replayed in memory"), "{out}");
 }
+
+/// Fix commands that name the device attach a container image with qemu-nbd (read-only, the
+/// format named), not with losetup, which would show the container's bytes.
+#[test]
+fn fixes_attach_container_images_with_qemu_nbd() {
+    if !have_qemu_img() {
+        return;
+    }
+    let t = tempdir();
+    let fs = Guest::debian().ext4(t.path(), &t.path().join("root.ext4"), 32, &[]);
+    debugfs_w(&fs, "ssv state 3\nssv error_count 2\n");
+    let raw = t.path().join("disk.raw");
+    disk(&fs, Disk::Gpt512, &raw);
+    let fix = |img: &Path| {
+        let (_, r) = check_json(img, &[]);
+        with("FS-020", &r)[0]["fix"].as_str().unwrap().to_string()
+    };
+    assert!(
+        fix(&raw).contains("losetup -r -P --show -f"),
+        "{}",
+        fix(&raw)
+    );
+    for (name, opts, format) in [
+        ("d.qcow2", &["-O", "qcow2"][..], "qcow2"),
+        (
+            "d.vhd",
+            &["-O", "vpc", "-o", "subformat=fixed,force_size=on"][..],
+            "vpc",
+        ),
+    ] {
+        let img = t.path().join(name);
+        convert(&raw, &img, opts);
+        let f = fix(&img);
+        assert!(
+            f.contains(&format!(
+                "qemu-nbd --read-only --format={format} --connect=/dev/nbd0 {}",
+                img.display()
+            )) && f.contains("/dev/nbd0)p2"),
+            "{f}"
+        );
+        assert!(!f.contains("losetup"), "{f}");
+    }
+}
