@@ -23,6 +23,8 @@ conv -O vmdk -o subformat=monolithicSparse "$W/raw" "$C/image_vmdk/sparse"
 conv -O vmdk -o subformat=streamOptimized "$W/raw" "$C/image_vmdk/stream"
 conv -O vmdk -o subformat=monolithicFlat "$W/raw" "$W/flat.vmdk"
 cp "$W/flat.vmdk" "$C/image_vmdk/descriptor"
+cp "$C/image_vmdk/stream" "$W/disk1.vmdk" && echo '<Envelope/>' > "$W/vm.ovf"
+tar --format=ustar -cf "$C/image_vmdk/ova" -C "$W" vm.ovf disk1.vmdk
 conv -O vpc -o subformat=fixed,force_size=on "$W/raw" "$C/image_vhd/fixed"
 conv -O vpc -o subformat=dynamic "$W/raw" "$C/image_vhd/dynamic"
 conv -O vhdx -o block_size=1M "$W/raw" "$C/image_vhdx/dynamic"

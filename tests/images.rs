@@ -682,3 +682,60 @@ fn fixes_attach_container_images_with_qemu_nbd() {
         assert!(!f.contains("losetup"), "{f}");
     }
 }
+
+/// An OVA (tar of an .ovf and a streamOptimized VMDK, as VMware exports) is read in place,
+/// through the archive: ustar as the OVF specification requires, and GNU tar's default.
+#[test]
+fn ova_archives_are_read_in_place() {
+    if !have_qemu_img() {
+        return;
+    }
+    let t = tempdir();
+    let raw = raw_fixture(t.path());
+    let (_, want) = check_json(&raw, &[]);
+    let d = t.path().join("export");
+    std::fs::create_dir(&d).unwrap();
+    std::fs::write(d.join("vm.ovf"), "<?xml version=\"1.0\"?><Envelope/>\n").unwrap();
+    convert(
+        &raw,
+        &d.join("vm-disk1.vmdk"),
+        &["-O", "vmdk", "-o", "subformat=streamOptimized"],
+    );
+    for tar_format in ["ustar", "gnu"] {
+        let ova = t.path().join(format!("vm-{tar_format}.ova"));
+        let o = Command::new("tar")
+            .arg(format!("--format={tar_format}"))
+            .arg("-cf")
+            .arg(&ova)
+            .arg("-C")
+            .arg(&d)
+            .args(["vm.ovf", "vm-disk1.vmdk"])
+            .output()
+            .unwrap();
+        check(o, "tar");
+        assert_same_bytes(&raw, &ova, false);
+        let (code, got) = check_json(&ova, &[]);
+        assert_eq!(code, 0, "{got}");
+        assert_eq!(got["findings"], want["findings"]);
+        assert_eq!(got["target"]["image"]["format"], "vmdk");
+        assert_eq!(got["target"]["image"]["subformat"], "streamOptimized");
+        let notes = got["target"]["image"]["notes"].to_string();
+        assert!(notes.contains("vm-disk1.vmdk"), "{notes}");
+    }
+    // A tar without a disk in it.
+    let empty = t.path().join("nodisk.ova");
+    check(
+        Command::new("tar")
+            .args(["--format=ustar", "-cf"])
+            .arg(&empty)
+            .arg("-C")
+            .arg(&d)
+            .arg("vm.ovf")
+            .output()
+            .unwrap(),
+        "tar",
+    );
+    let (code, _, err) = run(&[&"check", &empty]);
+    assert_eq!(code, 2);
+    assert!(err.contains("without a disk member"), "{err}");
+}

@@ -1,6 +1,7 @@
-//! The qcow2 header, extensions, snapshot table, L1/L2 tables and compressed clusters on arbitrary bytes (the input is the whole image file, in memory): opening never
-//! panics, hangs or allocates without bound, and reads of the virtual disk either succeed or
-//! fail with an error. Companion files are never opened (in-memory images refuse them).
+//! The qcow2 header, extensions, snapshot table, L1/L2 tables and compressed clusters on arbitrary
+//! bytes (the input is the whole image file, in memory): opening never panics, hangs or allocates
+//! without bound, and reads of the virtual disk either succeed or fail with an error. Companion
+//! files are never opened (in-memory images refuse them).
 #![no_main]
 
 use std::sync::Arc;

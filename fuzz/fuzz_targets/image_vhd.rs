@@ -1,6 +1,7 @@
-//! The VHD footer, dynamic disk header, block allocation table and sector bitmaps on arbitrary bytes (the input is the whole image file, in memory): opening never
-//! panics, hangs or allocates without bound, and reads of the virtual disk either succeed or
-//! fail with an error. Companion files are never opened (in-memory images refuse them).
+//! The VHD footer, dynamic disk header, block allocation table and sector bitmaps on arbitrary
+//! bytes (the input is the whole image file, in memory): opening never panics, hangs or allocates
+//! without bound, and reads of the virtual disk either succeed or fail with an error. Companion
+//! files are never opened (in-memory images refuse them).
 #![no_main]
 
 use std::sync::Arc;

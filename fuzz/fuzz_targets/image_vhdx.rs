@@ -1,6 +1,7 @@
-//! The VHDX headers, region tables, metadata and block allocation table on arbitrary bytes (the input is the whole image file, in memory): opening never
-//! panics, hangs or allocates without bound, and reads of the virtual disk either succeed or
-//! fail with an error. Companion files are never opened (in-memory images refuse them).
+//! The VHDX headers, region tables, metadata and block allocation table on arbitrary bytes (the
+//! input is the whole image file, in memory): opening never panics, hangs or allocates without
+//! bound, and reads of the virtual disk either succeed or fail with an error. Companion files are
+//! never opened (in-memory images refuse them).
 #![no_main]
 
 use std::sync::Arc;

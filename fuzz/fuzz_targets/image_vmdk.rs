@@ -1,6 +1,8 @@
-//! The VMDK sparse header, footer, embedded descriptor, grain directory/tables and compressed grains; descriptor files on arbitrary bytes (the input is the whole image file, in memory): opening never
-//! panics, hangs or allocates without bound, and reads of the virtual disk either succeed or
-//! fail with an error. Companion files are never opened (in-memory images refuse them).
+//! The VMDK sparse header, footer, embedded descriptor, grain directory/tables and compressed
+//! grains; descriptor files; OVA (tar) archives, on arbitrary bytes (the input is the whole image
+//! file, in memory): opening never panics, hangs or allocates without bound, and reads of the
+//! virtual disk either succeed or fail with an error. Companion files are never opened (in-memory
+//! images refuse them).
 #![no_main]
 
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use rescue_inspect::volume::image::{self, Format, Opener};
 use rescue_inspect::volume::source::MemSource;
 
 fuzz_target!(|data: &[u8]| {
-    for format in [Format::VmdkSparse, Format::VmdkDescriptor] {
+    for format in [Format::VmdkSparse, Format::VmdkDescriptor, Format::Ova] {
         let file: Arc<dyn BlockSource> = Arc::new(MemSource::new(data.to_vec()));
         let Ok((disk, _info)) = image::open_as(file, format, &Opener::memory()) else {
             continue;

@@ -15,6 +15,7 @@
 pub mod cache;
 pub mod companion;
 pub mod compress;
+pub mod ova;
 pub mod qcow2;
 pub mod vhd;
 pub mod vhdx;
@@ -189,6 +190,8 @@ pub enum Format {
     VmdkDescriptor,
     Vhd,
     Vhdx,
+    /// A tar archive (OVA) holding a disk.
+    Ova,
 }
 
 /// Largest text descriptor accepted as a VMDK descriptor file (VMware's are a few hundred
@@ -197,7 +200,7 @@ pub const VMDK_DESCRIPTOR_MAX: u64 = 1024 * 1024;
 
 /// Detects the format by magic numbers: qcow2 `QFI\xfb`, VMDK `KDMV` or a `# Disk
 /// DescriptorFile` text, VHDX `vhdxfile`, VHD `conectix` at the start (dynamic) or in the last
-/// sector (fixed). Anything else is raw. Errors only when the file cannot be read.
+/// sector (fixed), a tar header (OVA). Anything else is raw. Errors only when the file cannot be read.
 pub fn detect(src: &dyn BlockSource) -> Result<Format, VolumeError> {
     let head = read_upto(src, 0, 512)?;
     if head.starts_with(b"QFI\xfb") {
@@ -214,6 +217,9 @@ pub fn detect(src: &dyn BlockSource) -> Result<Format, VolumeError> {
     }
     if src.size() <= VMDK_DESCRIPTOR_MAX && vmdk::descriptor::looks_like_descriptor(&head) {
         return Ok(Format::VmdkDescriptor);
+    }
+    if ova::is_tar_header(&head) {
+        return Ok(Format::Ova);
     }
     let size = src.size();
     if size >= 1024 && size % 512 == 0 {
@@ -251,6 +257,7 @@ pub fn open_as(
         Format::VmdkDescriptor => vmdk::open_descriptor(file, opener),
         Format::Vhd => vhd::open(file, opener),
         Format::Vhdx => vhdx::open(file, opener),
+        Format::Ova => ova::open(file, opener),
     }
 }
 
