@@ -263,7 +263,6 @@ pub fn open_as(
 
 /// Big-endian and little-endian field readers over a header already read in full; a field
 /// outside the buffer reads as 0 (callers read buffers of the structure's full size first).
-#[allow(dead_code)] // Some readers are used only by some formats.
 pub(crate) mod bytes {
     pub fn be16(b: &[u8], o: usize) -> u16 {
         b.get(o..o + 2)
