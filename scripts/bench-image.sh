@@ -2,8 +2,8 @@
 # Reading a real Debian 12 root's package files through each image format, in one hyperfine run:
 # the raw GPT disk, the same disk as qcow2, as zlib- and zstd-compressed qcow2, as
 # streamOptimized VMDK, VHDX and fixed VHD (made once with qemu-img, cached next to the raw disk).
-# The reader is examples/read_package_files.rs (every regular file the dpkg *.list files name,
-# through the layers `check` uses); `rescue-inspect verify` will take its place.
+# The reader is `rescue-inspect verify`: every file of every package, hashed (the work that
+# reads the most of an image).
 # Needs hyperfine and qemu-img; builds the Debian root with scripts/debian-root.sh (root).
 # Usage: scripts/bench-image.sh [CACHE]   (results: target/bench-image.md)
 set -euo pipefail
@@ -25,9 +25,9 @@ mk debian12-zstd.qcow2 -O qcow2 -c -o compression_type=zstd
 mk debian12-stream.vmdk -O vmdk -o subformat=streamOptimized
 mk debian12.vhdx -O vhdx
 mk debian12-fixed.vhd -O vpc -o subformat=fixed,force_size=on
-cargo build --release --example read_package_files >/dev/null
-BIN=target/release/examples/read_package_files
-echo "what is read: $($BIN "$RAW")"
+cargo build --release --locked -q
+BIN="target/release/rescue-inspect verify"
+echo "what is read: $($BIN "$RAW" | tail -1)"
 ls -l "$RAW" "$I"/debian12*.{qcow2,vmdk,vhdx,vhd}
 # Warm cache: every image is read once before timing.
 hyperfine --warmup 2 --runs 10 --export-markdown target/bench-image.md \

@@ -208,6 +208,19 @@ pub trait Backend {
             path.display()
         )))
     }
+    /// Damaged metadata met so far (only backends that verify metadata record it).
+    fn damage(&self) -> Vec<Damage> {
+        Vec::new()
+    }
+}
+
+/// Metadata the backend found damaged while answering: one entry per distinct problem, with
+/// the guest paths that could not be read because of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Damage {
+    /// What is wrong, e.g. "inode 14: checksum mismatch (stored 0x…, computed 0x…)".
+    pub detail: String,
+    pub paths: Vec<PathBuf>,
 }
 
 /// What the filesystem is, for the report.
@@ -238,6 +251,11 @@ impl RootFs {
 
     pub fn info(&self) -> &FsInfo {
         &self.info
+    }
+
+    /// Damaged metadata the reads so far ran into (see `Damage`).
+    pub fn damage(&self) -> Vec<Damage> {
+        self.backend.damage()
     }
 
     /// The real path of `path` inside the guest, following every symlink.
@@ -346,6 +364,40 @@ impl RootFs {
     pub fn read_to_string_lossy(&self, path: impl AsRef<Path>) -> Result<String, FsError> {
         let bytes = self.read(path)?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// The path of the entry with inode number `ino`, found by a breadth-first walk from `/`
+    /// that looks at no more than `budget` entries (`None` when not found within it, or when
+    /// the backend has no inode numbers). For naming an inode a superblock or a log mentions.
+    pub fn find_inode(&self, ino: u64, budget: usize) -> Option<String> {
+        let root = self.symlink_metadata("/").ok()?;
+        if root.inode? == ino {
+            return Some("/".into());
+        }
+        let mut queue = std::collections::VecDeque::from([PathBuf::from("/")]);
+        let mut seen = 0usize;
+        while let Some(dir) = queue.pop_front() {
+            let Ok(entries) = self.read_dir(&dir) else {
+                continue;
+            };
+            for e in entries {
+                seen += 1;
+                if seen > budget {
+                    return None;
+                }
+                let p = dir.join(&e.name);
+                let Ok(md) = self.symlink_metadata(&p) else {
+                    continue;
+                };
+                if md.inode == Some(ino) {
+                    return Some(p.to_string_lossy().into_owned());
+                }
+                if md.is_dir() {
+                    queue.push_back(p);
+                }
+            }
+        }
+        None
     }
 
     /// Guest paths matching a glob pattern (`*`, `?`, `[...]` per component), sorted.
