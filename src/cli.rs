@@ -28,6 +28,11 @@ pub struct Cli {
     /// When to colour text output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
+    /// Open the backing, extent or parent files a disk image names (qcow2 backing file, VMDK
+    /// extents, differencing VHD parent), only inside the image's own directory. Refused by
+    /// default: an image can name any file on this host.
+    #[arg(long, global = true)]
+    pub allow_backing: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -329,10 +334,16 @@ pub fn main() -> ExitCode {
 }
 
 /// Opens the same target's root filesystem again (one view per hashing thread).
-fn reopen(target: &std::path::Path, partition: Option<u32>) -> audit::Reopen {
+fn reopen(
+    target: &std::path::Path,
+    partition: Option<u32>,
+    images: &crate::volume::ImageOptions,
+) -> audit::Reopen {
     let target = target.to_path_buf();
+    // The same image options as the first open: a worker must see the same disk.
+    let images = images.clone();
     std::sync::Arc::new(move || {
-        inspect::inspect(&target, partition)
+        inspect::inspect_with(&target, partition, &images)
             .ok()
             .and_then(|i| i.root)
             .map(|r| r.fs)
@@ -362,9 +373,12 @@ fn root_of(insp: &Inspection) -> Result<&inspect::Root, CliError> {
 
 fn run(cli: Cli) -> Result<u8, CliError> {
     let style = style(cli.color);
+    let images = crate::volume::ImageOptions {
+        allow_backing: cli.allow_backing,
+    };
     match cli.command {
         Command::Partitions { target, format } => {
-            let insp = inspect::inspect(&target, None)?;
+            let insp = inspect::inspect_with(&target, None, &images)?;
             let listing = report::partitions::listing(&insp).ok_or_else(|| {
                 CliError::Message(format!(
                     "{}: a directory has no partition table",
@@ -390,7 +404,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             mount_point,
             deep,
         } => {
-            let insp = inspect::inspect(&target, partition)?;
+            let insp = inspect::inspect_with(&target, partition, &images)?;
             let settings = Settings {
                 mount_point,
                 packages: match packages {
@@ -398,7 +412,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
                     Packages::All => audit::PackageScope::All,
                     Packages::None => audit::PackageScope::None,
                 },
-                reopen: Some(reopen(&target, insp.root_partition())),
+                reopen: Some(reopen(&target, insp.root_partition(), &images)),
                 progress: !quiet && format == ReportFormat::Text,
             };
             let (mut findings, verdict) = audit::run(&insp, &settings);
@@ -456,7 +470,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             partition,
             format,
         } => {
-            let insp = inspect::inspect(&target, partition)?;
+            let insp = inspect::inspect_with(&target, partition, &images)?;
             let scan = audit::scan::run(&insp).map_err(CliError::Message)?;
             match format {
                 Format::Text => emit(&audit::scan::render_text(&scan)),
@@ -476,7 +490,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             partition,
             format,
         } => {
-            let insp = inspect::inspect(&target, partition)?;
+            let insp = inspect::inspect_with(&target, partition, &images)?;
             let root = root_of(&insp)?;
             let listed = crate::browse::ls(&root.fs, &path)?;
             match format {
@@ -495,7 +509,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             path,
             partition,
         } => {
-            let insp = inspect::inspect(&target, partition)?;
+            let insp = inspect::inspect_with(&target, partition, &images)?;
             let root = root_of(&insp)?;
             let mut reader = root.fs.open(&path)?;
             let mut out = std::io::stdout().lock();
@@ -511,7 +525,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             partition,
             format,
         } => {
-            let insp = inspect::inspect(&target, partition)?;
+            let insp = inspect::inspect_with(&target, partition, &images)?;
             let root = root_of(&insp)?;
             let st = crate::browse::stat(&root.fs, &path)?;
             match format {
@@ -530,7 +544,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             format,
             mount_point,
         } => {
-            let insp = inspect::inspect(&target, partition)?;
+            let insp = inspect::inspect_with(&target, partition, &images)?;
             let root = root_of(&insp)?;
             let key = match &key {
                 Some(k) => Some(crate::browse::read_key_file(k).map_err(CliError::Message)?),
@@ -583,7 +597,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             partition,
             format,
         } => {
-            let insp = inspect::inspect(&target, partition)?;
+            let insp = inspect::inspect_with(&target, partition, &images)?;
             let root = root_of(&insp)?;
             let facts = audit::sshd::SshdFacts::gather(root);
             let global = facts.config_source().global();
@@ -627,7 +641,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             no_config,
             jobs,
         } => {
-            let insp = inspect::inspect(&target, partition)?;
+            let insp = inspect::inspect_with(&target, partition, &images)?;
             let root = root_of(&insp)?;
             let db = match crate::packages::db::PackageDb::open(&root.fs) {
                 Ok(Some(db)) => db,
@@ -656,7 +670,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             }
             let only: Option<std::collections::HashSet<String>> =
                 (!packages.is_empty()).then(|| packages.iter().cloned().collect());
-            let open = reopen(&target, insp.root_partition());
+            let open = reopen(&target, insp.root_partition(), &images);
             let mut v = crate::packages::verify_packages(
                 &root.fs,
                 &db,
@@ -741,7 +755,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             invalid_user,
             format,
         } => {
-            let insp = inspect::inspect(&target, partition)?;
+            let insp = inspect::inspect_with(&target, partition, &images)?;
             let root = root_of(&insp)?;
             let facts = audit::sshd::SshdFacts::gather(root);
             let build = facts.build();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::fs::ext4::{self, LoadNote, Superblock};
 use crate::fs::{self, FsError, RootFs};
 use crate::guest::os_release::{self, OsRelease};
-use crate::volume::{self, Device, FsKind, Layout, PartType, VolumeError};
+use crate::volume::{self, Device, FsKind, ImageOptions, Layout, PartType, VolumeError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InspectError {
@@ -229,8 +229,18 @@ pub fn describe_entry(layout: &Layout, i: usize) -> String {
     s
 }
 
-/// Opens a target and chooses its root filesystem. `partition` forces the choice.
+/// Opens a target and chooses its root filesystem. `partition` forces the choice. Backing and
+/// extent files named by an image are refused.
 pub fn inspect(target: &Path, partition: Option<u32>) -> Result<Inspection, InspectError> {
+    inspect_with(target, partition, &ImageOptions::default())
+}
+
+/// `inspect` with image options (`--allow-backing`).
+pub fn inspect_with(
+    target: &Path,
+    partition: Option<u32>,
+    options: &ImageOptions,
+) -> Result<Inspection, InspectError> {
     let md = std::fs::metadata(target).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => VolumeError::NotFound(target.to_path_buf()),
         std::io::ErrorKind::PermissionDenied => VolumeError::PermissionDenied(target.to_path_buf()),
@@ -260,7 +270,7 @@ pub fn inspect(target: &Path, partition: Option<u32>) -> Result<Inspection, Insp
         });
     }
 
-    let device = Arc::new(Device::open(target)?);
+    let device = Arc::new(Device::open_with(target, options)?);
     let layout = volume::discover(device)?;
 
     let wanted: Vec<usize> = match partition {
@@ -395,6 +405,7 @@ impl Inspection {
         use crate::report::{FilesystemInfo, OsInfo, PartitionInfo, Target};
         let mut t = Target {
             path: self.target.display().to_string(),
+            image: self.layout.as_ref().map(|l| l.device.image().clone()),
             partition: None,
             filesystem: None,
             os: None,

@@ -515,8 +515,20 @@ fn json_report_follows_contract_v1() {
     assert_eq!(r["tool"]["name"], "rescue-inspect");
     assert_eq!(
         keys(&r["target"]),
-        ["filesystem", "os", "partition", "path"]
+        ["filesystem", "image", "os", "partition", "path"]
     );
+    assert_eq!(
+        keys(&r["target"]["image"]),
+        [
+            "backing_file",
+            "format",
+            "notes",
+            "snapshots",
+            "subformat",
+            "virtual_size"
+        ]
+    );
+    assert_eq!(r["target"]["image"]["format"], "raw");
     for f in r["findings"].as_array().unwrap() {
         assert_eq!(
             keys(f),

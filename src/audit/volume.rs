@@ -133,6 +133,23 @@ pub const UNINSPECTABLE: &[&str] = &["ROOT-001", "ROOT-002"];
 /// `/dev/nvme1n1p2`; for an image file, a read-only loop device set up by the command itself.
 fn partition_device(layout: &Layout, index: Option<u32>) -> String {
     let dev = layout.device.path().display().to_string();
+    // A disk image in a container format (qcow2, VMDK, VHD, VHDX): a loop device would show
+    // the container's bytes, so the commands attach the virtual disk with qemu-nbd, read-only,
+    // with the format named (never probed).
+    let image = layout.device.image();
+    if image.format != "raw" {
+        let format = match image.format {
+            "vhd" => "vpc",
+            f => f,
+        };
+        let nbd = format!(
+            "$(modprobe nbd max_part=16 && qemu-nbd --read-only --format={format} --connect=/dev/nbd0 {dev} >/dev/null && udevadm settle && echo /dev/nbd0)"
+        );
+        return match index {
+            None => nbd,
+            Some(i) => format!("{nbd}p{i}"),
+        };
+    }
     match (layout.device.kind(), index) {
         (DeviceKind::BlockDevice, None) => dev,
         (DeviceKind::BlockDevice, Some(i)) => {

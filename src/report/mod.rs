@@ -163,6 +163,8 @@ pub struct OsInfo {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Target {
     pub path: String,
+    /// The container format of an image or device target (`null` for a directory).
+    pub image: Option<crate::volume::ImageInfo>,
     pub partition: Option<PartitionInfo>,
     pub filesystem: Option<FilesystemInfo>,
     pub os: Option<OsInfo>,

@@ -21,6 +21,9 @@ pub struct DeviceInfo {
     /// `image-file` or `block-device`.
     pub kind: &'static str,
     pub size: u64,
+    /// The container format (`raw`, `qcow2`, `vmdk`, `vhd`, `vhdx`), its virtual size, backing
+    /// file and snapshots.
+    pub image: crate::volume::ImageInfo,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -155,6 +158,7 @@ pub fn listing(insp: &Inspection) -> Option<Listing> {
                 crate::volume::DeviceKind::BlockDevice => "block-device",
             },
             size: dev.size(),
+            image: dev.image().clone(),
         },
         table: TableInfo {
             scheme: layout.table.scheme.as_str(),
@@ -173,6 +177,27 @@ pub fn listing(insp: &Inspection) -> Option<Listing> {
         },
         partitions: rows,
     })
+}
+
+/// `qcow2 v3, virtual size 68157440 bytes (65.0 MiB), backing file "base.raw"`.
+pub fn image_summary(i: &crate::volume::ImageInfo) -> String {
+    let mut s = i.format.to_string();
+    if let Some(sub) = &i.subformat {
+        let _ = write!(s, " {sub}");
+    }
+    let _ = write!(
+        s,
+        ", virtual size {} bytes ({})",
+        i.virtual_size,
+        human_size(i.virtual_size)
+    );
+    if let Some(b) = &i.backing_file {
+        let _ = write!(s, ", backing file \"{b}\"");
+    }
+    if !i.snapshots.is_empty() {
+        let _ = write!(s, ", {} internal snapshot(s)", i.snapshots.len());
+    }
+    s
 }
 
 /// `1.3 GiB`.
@@ -202,6 +227,24 @@ pub fn render_text(l: &Listing, style: Style) -> String {
         l.device.size,
         human_size(l.device.size)
     );
+    if l.device.image.format != "raw" {
+        let i = &l.device.image;
+        let _ = writeln!(out, "{} {}", style.bold("Image:"), image_summary(i));
+        for sn in &i.snapshots {
+            let _ = write!(out, "  snapshot {} \"{}\"", sn.id, sn.name);
+            if let Some(v) = sn.virtual_size {
+                let _ = write!(out, ", disk {} bytes", v);
+            }
+            let _ = writeln!(
+                out,
+                ", taken at {} (not read: the active layer is)",
+                crate::time::format_utc(sn.date as i64)
+            );
+        }
+        for n in &i.notes {
+            let _ = writeln!(out, "  note: {n}");
+        }
+    }
     let mut table = l.table.scheme.to_string();
     if l.table.scheme != "none" {
         let _ = write!(table, ", {}-byte sectors", l.table.sector_size);

@@ -37,6 +37,13 @@ pub fn render(report: &Report, style: Style) -> String {
     let mut out = String::new();
     let t = &report.target;
     let _ = writeln!(out, "{} {}", style.bold("Target:"), t.path);
+    if let Some(i) = t.image.as_ref().filter(|i| i.format != "raw") {
+        let _ = writeln!(
+            out,
+            "  image {}",
+            crate::report::partitions::image_summary(i)
+        );
+    }
     if let Some(p) = &t.partition {
         let label = p
             .label

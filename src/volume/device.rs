@@ -4,14 +4,19 @@
 //! module (or anywhere in the crate) opens a target for writing. A block device reports a
 //! length of 0 through `stat`, so its size is taken from the device itself by seeking to its
 //! end, which Linux answers with the device size.
+//!
+//! The bytes of the file are then read through its container format (`image::open`: raw,
+//! qcow2, VMDK, VHD, VHDX, detected from the header): a `Device` is the virtual disk, and its
+//! `size()` is the virtual size.
 
-use std::fs::File;
 use std::io::{Seek, SeekFrom};
-use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::VolumeError;
+use super::image::{self, ImageInfo, ImageOptions, Opener};
+use super::source::{BlockSource, RawFile, check_range};
 
 /// What kind of thing the target path names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,18 +25,26 @@ pub enum DeviceKind {
     BlockDevice,
 }
 
-/// An opened target: an image file or a block device, read-only.
+/// An opened target: an image file or a block device, read-only, seen through its container
+/// format.
 #[derive(Debug)]
 pub struct Device {
-    file: File,
+    source: Arc<dyn BlockSource>,
     path: PathBuf,
     size: u64,
     kind: DeviceKind,
+    image: ImageInfo,
 }
 
 impl Device {
-    /// Opens `path` read-only. A permission error on a block device says to run as root.
+    /// Opens `path` read-only, refusing backing and extent files an image names. A permission
+    /// error on a block device says to run as root.
     pub fn open(path: &Path) -> Result<Device, VolumeError> {
+        Device::open_with(path, &ImageOptions::default())
+    }
+
+    /// Opens `path` read-only with these image options.
+    pub fn open_with(path: &Path, options: &ImageOptions) -> Result<Device, VolumeError> {
         let file = std::fs::OpenOptions::new()
             .read(true)
             // O_NONBLOCK: opening a FIFO given by mistake must not hang.
@@ -53,19 +66,49 @@ impl Device {
         } else {
             return Err(VolumeError::NotAVolume(path.to_path_buf()));
         };
-        Ok(Device {
-            file,
+        let raw: Arc<dyn BlockSource> = Arc::new(RawFile::new(file, path, size));
+        let (source, image) =
+            image::open(raw, &Opener::new(path, options)).map_err(|e| match e {
+                image::ImageError::Read(inner) => *inner,
+                other => VolumeError::Image {
+                    path: path.to_path_buf(),
+                    source: Box::new(other),
+                },
+            })?;
+        Ok(Device::from_source(path, kind, source, image))
+    }
+
+    /// A device over any source (an LVM logical volume, bytes in memory).
+    pub fn from_source(
+        path: &Path,
+        kind: DeviceKind,
+        source: Arc<dyn BlockSource>,
+        image: ImageInfo,
+    ) -> Device {
+        Device {
+            size: source.size(),
+            source,
             path: path.to_path_buf(),
-            size,
             kind,
-        })
+            image,
+        }
+    }
+
+    /// The container format and what it says about the virtual disk.
+    pub fn image(&self) -> &ImageInfo {
+        &self.image
+    }
+
+    pub fn source(&self) -> &Arc<dyn BlockSource> {
+        &self.source
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Size in bytes: the file length, or the block device's size.
+    /// Size in bytes of the virtual disk: the file length or block device size for raw, the
+    /// virtual size of an image format.
     pub fn size(&self) -> u64 {
         self.size
     }
@@ -77,23 +120,8 @@ impl Device {
     /// Fills `buf` from `offset`. Reading past the end is an error that names the offset, so a
     /// truncated image gives a precise message instead of silently short data.
     pub fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
-        let end = offset
-            .checked_add(buf.len() as u64)
-            .ok_or(VolumeError::BeyondEnd {
-                offset,
-                len: buf.len() as u64,
-                size: self.size,
-            })?;
-        if end > self.size {
-            return Err(VolumeError::BeyondEnd {
-                offset,
-                len: buf.len() as u64,
-                size: self.size,
-            });
-        }
-        self.file
-            .read_exact_at(buf, offset)
-            .map_err(|e| VolumeError::io(&self.path, e))
+        check_range(offset, buf.len(), self.size)?;
+        self.source.read_exact_at(offset, buf)
     }
 }
 

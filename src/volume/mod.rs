@@ -6,15 +6,19 @@
 
 pub mod device;
 pub mod gpt;
+pub mod image;
 pub mod mbr;
 pub mod probe;
+pub mod source;
 pub mod table;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use device::{Device, DeviceKind, Slice};
+pub use image::{ImageInfo, ImageOptions};
 pub use probe::{FsKind, Probe};
+pub use source::BlockSource;
 pub use table::{PartType, Partition, PartitionTable, Scheme, TableProblem};
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +35,12 @@ pub enum VolumeError {
         "read of {len} bytes at offset {offset} is beyond the end of the volume ({size} bytes): the image is truncated or a partition runs past the end of the device"
     )]
     BeyondEnd { offset: u64, len: u64, size: u64 },
+    #[error("{path}: {source}")]
+    Image {
+        path: PathBuf,
+        #[source]
+        source: Box<image::ImageError>,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

@@ -78,7 +78,13 @@ impl<'a> SshdFacts<'a> {
 
     /// Whether an OpenSSH server is installed at all (binary, unit or package).
     pub fn installed(&self) -> bool {
-        self.fs.symlink_metadata(SSHD_BINARY).is_ok()
+        // A program that cannot be read (a damaged inode or directory block) is not a missing
+        // one: the audits run and say what they could not read.
+        let gone = matches!(
+            self.fs.symlink_metadata(SSHD_BINARY),
+            Err(crate::fs::FsError::NotFound(_) | crate::fs::FsError::NotADirectory(_))
+        );
+        !gone
             || self.service.units.iter().any(|u| u.file.is_some())
             || self
                 .package_db()
