@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::fs::ext4::{self, LoadNote, Superblock};
+use crate::fs::xfs::{self, XfsInfo};
 use crate::fs::{self, FsError, RootFs};
 use crate::guest::os_release::{self, OsRelease};
 use crate::volume::{self, Device, FsKind, Layout, PartType, VolumeError};
@@ -34,9 +35,15 @@ pub enum Content {
         os: Option<OsRelease>,
         root_score: u32,
     },
-    /// An ext filesystem the reader could not load.
+    /// A readable XFS filesystem.
+    Xfs {
+        volume: Box<xfs::XfsVolume>,
+        os: Option<OsRelease>,
+        root_score: u32,
+    },
+    /// An ext or XFS filesystem the reader could not load.
     Unreadable { reason: String },
-    /// A filesystem or container this build cannot read (XFS, Btrfs, LVM2, LUKS).
+    /// A filesystem or container this build cannot read (Btrfs, LVM2, LUKS).
     Unsupported,
     /// Swap, FAT, or nothing recognised.
     Other,
@@ -58,6 +65,8 @@ pub struct Root {
     pub entry: Option<usize>,
     pub superblock: Option<Superblock>,
     pub load_notes: Vec<LoadNote>,
+    /// The XFS superblock and health checks, for an XFS root.
+    pub xfs: Option<Box<XfsInfo>>,
     pub os: Option<OsRelease>,
     /// Why this one (several candidates, or `--partition`).
     pub why: String,
@@ -207,9 +216,28 @@ fn examine(layout: &Layout, i: usize) -> Content {
                 reason: err.to_string(),
             },
         },
-        FsKind::Xfs | FsKind::Btrfs | FsKind::Lvm2Pv | FsKind::Luks1 | FsKind::Luks2 => {
-            Content::Unsupported
-        }
+        FsKind::Xfs => match xfs::open(&e.slice) {
+            Ok(volume) => {
+                let os = read_os_release(&volume.fs);
+                let mut root_score = root_score(&volume.fs, os.as_ref());
+                if root_score > 0
+                    && e.partition
+                        .as_ref()
+                        .is_some_and(|p| is_root_type(&p.part_type))
+                {
+                    root_score += 2;
+                }
+                Content::Xfs {
+                    volume: Box::new(volume),
+                    os,
+                    root_score,
+                }
+            }
+            Err(err) => Content::Unreadable {
+                reason: err.to_string(),
+            },
+        },
+        FsKind::Btrfs | FsKind::Lvm2Pv | FsKind::Luks1 | FsKind::Luks2 => Content::Unsupported,
         _ => Content::Other,
     }
 }
@@ -251,6 +279,7 @@ pub fn inspect(target: &Path, partition: Option<u32>) -> Result<Inspection, Insp
                 entry: None,
                 superblock: None,
                 load_notes: Vec::new(),
+                xfs: None,
                 os,
                 why: "a mounted directory".into(),
                 contested: false,
@@ -320,7 +349,9 @@ fn choose_root(layout: &Layout, candidates: &mut [Candidate], forced: bool) -> O
         .iter()
         .enumerate()
         .filter_map(|(ci, c)| match &c.content {
-            Content::Ext { root_score, .. } if *root_score > 0 || forced => {
+            Content::Ext { root_score, .. } | Content::Xfs { root_score, .. }
+                if *root_score > 0 || forced =>
+            {
                 Some((ci, *root_score, layout.entries[c.entry].slice.len()))
             }
             _ => None,
@@ -364,6 +395,21 @@ fn choose_root(layout: &Layout, candidates: &mut [Candidate], forced: bool) -> O
                 entry: Some(entry),
                 superblock: Some(v.superblock),
                 load_notes: v.notes,
+                xfs: None,
+                os,
+                why,
+                contested,
+                forced,
+            })
+        }
+        Content::Xfs { volume, os, .. } => {
+            let v = *volume;
+            Some(Root {
+                fs: v.fs,
+                entry: Some(entry),
+                superblock: None,
+                load_notes: Vec::new(),
+                xfs: Some(Box::new(v.info)),
                 os,
                 why,
                 contested,

@@ -113,6 +113,10 @@ pub fn listing(insp: &Inspection) -> Option<Listing> {
                 fs = fs_row(volume.fs.info());
                 os = o.as_ref();
             }
+            Content::Xfs { volume, os: o, .. } => {
+                fs = fs_row(volume.fs.info());
+                os = o.as_ref();
+            }
             Content::Root => {
                 if let Some(r) = &insp.root {
                     fs = fs_row(r.fs.info());
