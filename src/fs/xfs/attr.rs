@@ -85,6 +85,10 @@ pub fn blocks(
     name: &[u8],
     ino: u64,
 ) -> Result<Option<Vec<u8>>, XfsError> {
+    if extents.is_empty() {
+        // An attribute fork emptied of blocks (every attribute removed) holds nothing.
+        return Ok(None);
+    }
     let mut seen = HashSet::new();
     lookup_block(disk, extents, 0, MAX_DEPTH + 1, ns, name, ino, &mut seen)
 }

@@ -88,7 +88,7 @@ pub fn read_superblock(slice: &Slice) -> Result<Superblock, XfsError> {
     } else {
         first
     };
-    Ok(Superblock::parse(&bytes)?)
+    Ok(Superblock::parse_primary(&bytes)?)
 }
 
 /// Opens the XFS filesystem on `slice`.

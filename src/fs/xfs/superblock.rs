@@ -84,6 +84,8 @@ pub struct Superblock {
     pub inodelog: u8,
     pub inopblog: u8,
     pub agblklog: u8,
+    /// mkfs has not finished (set in the secondary copies, which mkfs never rewrites).
+    pub inprogress: bool,
     pub imax_pct: u8,
     pub icount: u64,
     pub ifree: u64,
@@ -100,6 +102,15 @@ pub struct Superblock {
 }
 
 impl Superblock {
+    /// The primary superblock: validated, and mkfs must have finished.
+    pub fn parse_primary(b: &[u8]) -> Result<Superblock, SuperblockError> {
+        let sb = Superblock::parse(b)?;
+        if sb.inprogress {
+            return Err(SuperblockError::InProgress);
+        }
+        Ok(sb)
+    }
+
     /// Parses and validates a superblock: the first `sectsize` bytes of AG 0 (or of another AG,
     /// for a secondary copy). On v5 filesystems the CRC is verified.
     pub fn parse(b: &[u8]) -> Result<Superblock, SuperblockError> {
@@ -136,6 +147,7 @@ impl Superblock {
             inodelog: u8_at(b, 122),
             inopblog: u8_at(b, 123),
             agblklog: u8_at(b, 124),
+            inprogress: u8_at(b, 126) != 0,
             imax_pct: u8_at(b, 127),
             icount: u64_at(b, 128),
             ifree: u64_at(b, 136),
@@ -170,9 +182,6 @@ impl Superblock {
             if unknown != 0 {
                 return Err(SuperblockError::UnknownIncompat(unknown));
             }
-        }
-        if u8_at(b, 126) != 0 {
-            return Err(SuperblockError::InProgress);
         }
         Ok(sb)
     }
