@@ -262,6 +262,14 @@ fn differential(mkfs: &[&str], name: &str) {
         "{:?}",
         v.info.health.ag_problems
     );
+    // Unmounted cleanly, the superblock's counters were written back: the sums of the AG
+    // headers must equal them.
+    let c = v.info.health.counts.unwrap();
+    let sb = &v.info.superblock;
+    assert_eq!(
+        (c.free_blocks, c.icount, c.ifree),
+        (sb.fdblocks, sb.icount, sb.ifree)
+    );
     let mut ours = BTreeMap::new();
     walk_tool(&v.fs, Path::new("/"), &mut ours);
     let mut theirs = BTreeMap::new();

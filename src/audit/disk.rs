@@ -117,7 +117,7 @@ fn version3(v: &str) -> Option<(u32, u32, u32)> {
 }
 
 /// Kernel releases installed in the guest (`/lib/modules/6.1.0-18-amd64`), newest first.
-fn guest_kernels(fs: &RootFs) -> Vec<(String, (u32, u32))> {
+pub(super) fn guest_kernels(fs: &RootFs) -> Vec<(String, (u32, u32))> {
     let mut out: Vec<(String, (u32, u32))> = fs
         .read_dir("/lib/modules")
         .unwrap_or_default()
@@ -173,7 +173,7 @@ fn du(fs: &RootFs, p: &Path, left: &mut usize, depth: usize) -> u64 {
         .sum()
 }
 
-fn human(n: u64) -> String {
+pub(super) fn human(n: u64) -> String {
     crate::report::partitions::human_size(n)
 }
 
@@ -326,12 +326,47 @@ fn features(fs: &RootFs, sb: &Superblock, dev: &str, out: &mut Vec<Finding>) {
     }
 }
 
+/// Block and inode capacity, whatever the filesystem: free counts and where "full" and
+/// "nearly full" begin.
+pub(super) struct Capacity {
+    pub block_size: u64,
+    pub blocks: u64,
+    pub free_blocks: u64,
+    /// Free blocks at or below this count mean no one can write (0 for ext4; XFS keeps a
+    /// reserve pool and per-AG set-aside blocks no file can use).
+    pub full_at: u64,
+    /// At or below this count the filesystem is nearly full (ext4: the root reserve).
+    pub low_at: u64,
+    /// How `low_at` is made up, for the detail (`12 reserved for root`).
+    pub reserve_note: String,
+    /// What being at or below `low_at` means, for the title (`within the root reserve`).
+    pub low_title: &'static str,
+    pub inodes: u64,
+    pub free_inodes: u64,
+}
+
 fn capacity(fs: &RootFs, sb: &Superblock, s: &Settings, out: &mut Vec<Finding>) {
-    let bs = u64::from(sb.block_size);
-    let no_blocks = sb.free_blocks_count == 0;
-    let no_inodes = sb.free_inodes_count == 0;
-    let low_blocks = sb.free_blocks_count <= sb.r_blocks_count;
-    let low_inodes = u64::from(sb.free_inodes_count) * 100 < u64::from(sb.inodes_count);
+    let cap = Capacity {
+        block_size: u64::from(sb.block_size),
+        blocks: sb.blocks_count,
+        free_blocks: sb.free_blocks_count,
+        full_at: 0,
+        low_at: sb.r_blocks_count,
+        reserve_note: format!("{} reserved for root", sb.r_blocks_count),
+        low_title: "within the root reserve",
+        inodes: u64::from(sb.inodes_count),
+        free_inodes: u64::from(sb.free_inodes_count),
+    };
+    capacity_findings(fs, &cap, s, out);
+}
+
+/// FS-030/FS-031 from a capacity, with the largest directories when it is low.
+pub(super) fn capacity_findings(fs: &RootFs, cap: &Capacity, s: &Settings, out: &mut Vec<Finding>) {
+    let bs = cap.block_size;
+    let no_blocks = cap.free_blocks <= cap.full_at;
+    let no_inodes = cap.free_inodes == 0;
+    let low_blocks = cap.free_blocks <= cap.low_at;
+    let low_inodes = cap.free_inodes * 100 < cap.inodes;
     if !(no_blocks || no_inodes || low_blocks || low_inodes) {
         return;
     }
@@ -346,12 +381,8 @@ fn capacity(fs: &RootFs, sb: &Superblock, s: &Settings, out: &mut Vec<Finding>) 
     ];
     let big = largest_dirs(fs, &roots, 200_000);
     let mut detail = format!(
-        "{} of {} blocks free ({} reserved for root); {} of {} inodes free.",
-        sb.free_blocks_count,
-        sb.blocks_count,
-        sb.r_blocks_count,
-        sb.free_inodes_count,
-        sb.inodes_count
+        "{} of {} blocks free ({}); {} of {} inodes free.",
+        cap.free_blocks, cap.blocks, cap.reserve_note, cap.free_inodes, cap.inodes
     );
     if !big.is_empty() {
         detail.push_str("\nLargest directories:");
@@ -386,14 +417,12 @@ fn capacity(fs: &RootFs, sb: &Superblock, s: &Settings, out: &mut Vec<Finding>) 
             &FS_031,
             if low_blocks {
                 format!(
-                    "the root filesystem is nearly full: {} free, within the root reserve",
-                    human(sb.free_blocks_count * bs)
+                    "the root filesystem is nearly full: {} free, {}",
+                    human(cap.free_blocks * bs),
+                    cap.low_title
                 )
             } else {
-                format!(
-                    "fewer than 1% of inodes are free ({})",
-                    sb.free_inodes_count
-                )
+                format!("fewer than 1% of inodes are free ({})", cap.free_inodes)
             },
         )
     };

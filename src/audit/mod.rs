@@ -9,6 +9,7 @@ pub mod login;
 mod network;
 pub mod sshd;
 mod volume;
+mod xfs;
 
 use crate::inspect::Inspection;
 use crate::report::{Category, Confidence, Finding, Severity, Verdict};
@@ -56,6 +57,7 @@ pub fn rules() -> Vec<&'static Rule> {
         .chain(sshd::config::RULES.iter())
         .chain(sshd::crypto::RULES.iter())
         .chain(network::RULES.iter())
+        .chain(xfs::RULES.iter())
         .copied()
         .collect();
     all.sort_by_key(|r| r.id);
@@ -91,6 +93,7 @@ pub fn run(insp: &Inspection, settings: &Settings) -> (Vec<Finding>, Verdict) {
     let mut findings = Vec::new();
     volume::audit(insp, settings, &mut findings);
     disk::audit(insp, settings, &mut findings);
+    xfs::audit(insp, settings, &mut findings);
     boot::audit(insp, settings, &mut findings);
     let mut outcome = sshd::Outcome::default();
     if let Some(root) = &insp.root {

@@ -52,11 +52,11 @@ pub static ROOT_002: Rule = Rule {
     id: "ROOT-002",
     severity: Severity::Critical,
     category: Category::Filesystem,
-    summary: "root may be on a filesystem this build cannot read natively (XFS, Btrfs, LVM2, LUKS)",
-    doc: "Names what is on the volume by its magic numbers when no readable ext2/3/4 root was \
-found: XFS (Amazon Linux, RHEL family), Btrfs (Fedora, SUSE), an LVM2 physical volume, or a LUKS \
-encrypted volume.\n\nWhy it matters: this build reads ext2/3/4 natively; other filesystems must be \
-mounted read-only first, and an encrypted volume needs its key.\n\nFix: mount it read-only and \
+    summary: "root may be on a filesystem this build cannot read natively (Btrfs, LVM2, LUKS)",
+    doc: "Names what is on the volume by its magic numbers when no readable ext2/3/4 or XFS root \
+was found: Btrfs (Fedora, SUSE), an LVM2 physical volume, or a LUKS encrypted volume.\n\nWhy it \
+matters: this build reads ext2/3/4 and XFS natively; other filesystems must be mounted read-only \
+first, and an encrypted volume needs its key.\n\nFix: mount it read-only and \
 inspect the directory: `mount -o ro,norecovery PARTITION /mnt/rescue && rescue-inspect check \
 /mnt/rescue` (XFS also needs `nouuid` when the recovery host has the same UUID; LVM needs `vgchange \
 -ay` first; LUKS needs `cryptsetup open --readonly` and the passphrase).",
@@ -217,6 +217,10 @@ pub fn audit(insp: &Inspection, settings: &Settings, out: &mut Vec<Finding>) {
                 let what = describe_entry(layout, c.entry);
                 let dev = partition_device(layout, index);
                 unreadable.push(format!("{what}: {reason}"));
+                if e.probe.kind == FsKind::Xfs {
+                    out.push(super::xfs::unreadable(&what, reason, &dev));
+                    continue;
+                }
                 out.push(
                     FS_001
                         .finding(format!("{what} cannot be read"), reason.clone())

@@ -342,7 +342,8 @@ impl Mount {
         std::fs::create_dir_all(dir).unwrap();
         check(
             Command::new("mount")
-                .args(["-t", "xfs", "-o", &format!("loop,{opts}")])
+                // nouuid: fixtures share a UUID, and tests mount them side by side.
+                .args(["-t", "xfs", "-o", &format!("loop,nouuid,{opts}")])
                 .arg(img)
                 .arg(dir)
                 .output()

@@ -226,7 +226,7 @@ pub fn counts(disk: &Disk) -> Result<Counts, String> {
         let agi = sector(disk, agno, 2)?;
         check_agi(sb, agno, &agi)?;
         c.free_blocks +=
-            u64::from(u32_at(&agf, 52)) + u64::from(u32_at(&agf, 48)) + u64::from(u32_at(&agf, 64));
+            u64::from(u32_at(&agf, 52)) + u64::from(u32_at(&agf, 48)) + u64::from(u32_at(&agf, 60));
         c.icount += u64::from(u32_at(&agi, 16));
         c.ifree += u64::from(u32_at(&agi, 28));
     }
