@@ -270,6 +270,10 @@ fn differential(mkfs: &[&str], name: &str) {
         (c.free_blocks, c.icount, c.ifree),
         (sb.fdblocks, sb.icount, sb.ifree)
     );
+    // The metadata walk finds nothing wrong on what the kernel wrote.
+    let dev = Arc::new(Device::open(&img).unwrap());
+    let walk = rxfs::walk::check(&Slice::whole(dev)).unwrap();
+    assert!(walk.problems.is_empty(), "{:?}", walk.problems);
     let mut ours = BTreeMap::new();
     walk_tool(&v.fs, Path::new("/"), &mut ours);
     let mut theirs = BTreeMap::new();

@@ -223,3 +223,80 @@ fn features_newer_than_the_guest_kernel() {
         (Some("warning"), Some("possible"))
     );
 }
+
+/// The metadata walk and `xfs_repair -n` agree: silent on a healthy filesystem, and each
+/// damage made by `xfs_db -x` is found by both, naming the same inode.
+#[test]
+fn metadata_walk_agrees_with_xfs_repair_n() {
+    if !tools(&["mkfs.xfs", "xfs_db", "xfs_repair"]) {
+        return;
+    }
+    let t = tempdir();
+    let clean = rocky_image(t.path(), "walk.img");
+    let walk = |img: &Path| {
+        let dev = Arc::new(Device::open(img).unwrap());
+        rxfs::walk::check(&Slice::whole(dev)).unwrap()
+    };
+    let (code, out) = xfs_repair_n(&clean);
+    assert_eq!(code, 0, "{out}");
+    let rep = walk(&clean);
+    assert!(rep.problems.is_empty(), "{:?}", rep.problems);
+    assert!(rep.inodes > 50 && rep.directories > 20, "{rep:?}");
+
+    let ino_of = |img: &Path, p: &str| -> u64 {
+        let o = Command::new("xfs_db")
+            .args(["-r", "-c", &format!("path {p}"), "-c", "inode"])
+            .arg(img)
+            .output()
+            .unwrap();
+        let s = String::from_utf8_lossy(&o.stdout).into_owned();
+        s.trim()
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap_or_else(|_| panic!("{s}"))
+    };
+    // (path, xfs_db write, what xfs_repair -n says, what the walk says)
+    let cases = [
+        (
+            "/etc/hostname",
+            "write core.nlinkv2 7",
+            "would have reset inode {} nlinks from 7 to 1",
+            "has link count 7, should be 1",
+        ),
+        (
+            "/etc/passwd",
+            "write -d core.magic 0",
+            "bad magic number 0x0 on inode {}",
+            "bad magic",
+        ),
+        (
+            "/etc/group",
+            "write u3.bmx[0].startblock 99999999",
+            "inode {} - bad extent starting block number 99999999",
+            "outside",
+        ),
+    ];
+    for (path, write, theirs, ours) in cases {
+        let img = t.path().join("damaged.img");
+        std::fs::copy(&clean, &img).unwrap();
+        let ino = ino_of(&img, path);
+        xfs_db_x(&img, &[format!("path {path}"), write.to_string()]);
+        let (code, out) = xfs_repair_n(&img);
+        assert_eq!(code, 1, "{path}: {out}");
+        let theirs = theirs.replace("{}", &ino.to_string());
+        assert!(
+            out.contains(&theirs),
+            "xfs_repair -n: want {theirs:?} in {out}"
+        );
+        let rep = walk(&img);
+        assert!(
+            rep.problems
+                .iter()
+                .any(|p| p.ino == Some(ino) && p.detail.contains(ours)),
+            "{path} ({write}): {:?}",
+            rep.problems
+        );
+    }
+}

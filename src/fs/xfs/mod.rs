@@ -18,6 +18,7 @@ pub mod error;
 pub mod inode;
 pub mod log;
 pub mod superblock;
+pub mod walk;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
