@@ -17,6 +17,38 @@ const fn table(poly: u32) -> [u32; 256] {
     t
 }
 
+/// CRC-16 (ANSI, polynomial 0x8005 reflected), as the kernel's `lib/crc16.c` and e2fsprogs'
+/// `ext2fs_crc16` compute it for ext4's older `gdt_csum` group-descriptor checksums.
+const fn table16() -> [u16; 256] {
+    let mut t = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u16;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xA001
+            } else {
+                c >> 1
+            };
+            k += 1;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+}
+
+static CRC16_TABLE: [u16; 256] = table16();
+
+/// CRC-16 seeded with `crc`, without inversions (`crc16(crc, data, len)` in the kernel).
+pub fn crc16(mut crc: u16, data: &[u8]) -> u16 {
+    for &b in data {
+        crc = (crc >> 8) ^ CRC16_TABLE[((crc ^ u16::from(b)) & 0xFF) as usize];
+    }
+    crc
+}
+
 static CRC32_TABLE: [u32; 256] = table(0xEDB8_8320);
 static CRC32C_TABLE: [u32; 256] = table(0x82F6_3B78);
 
@@ -52,5 +84,7 @@ mod tests {
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
         assert_eq!(crc32c(b"123456789"), 0xE306_9283);
         assert_eq!(crc32(b""), 0);
+        // CRC-16/ARC check value.
+        assert_eq!(crc16(0, b"123456789"), 0xBB3D);
     }
 }

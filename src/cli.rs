@@ -105,6 +105,13 @@ fn parse_output(s: &str) -> Result<OutputSpec, String> {
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Packages {
+    Sshd,
+    All,
+    None,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FailOn {
     Critical,
     Warning,
@@ -147,12 +154,27 @@ pub enum Command {
         /// Print nothing on standard output: only the exit code (and errors on stderr).
         #[arg(long, short = 'q')]
         quiet: bool,
+        /// Which packages' files to verify: those SSH depends on (default), all, or none.
+        #[arg(long, value_enum, default_value_t = Packages::Sshd)]
+        packages: Packages,
         /// Exit 1 when a finding is at or above this severity.
         #[arg(long, value_enum, default_value_t = FailOn::Critical)]
         fail_on: FailOn,
         /// Where the operator mounts the volume: fix commands are written for it.
         #[arg(long, value_name = "DIR", default_value = "/mnt/rescue")]
         mount_point: String,
+        /// Also run the read-only metadata scan (as `fsck` does) and report its problems.
+        #[arg(long)]
+        deep: bool,
+    },
+    /// Read-only metadata scan of the ext2/3/4 root: every inode, directory block, bitmap and
+    /// count checked, with checksums; each problem with inode, path and what is wrong.
+    Fsck {
+        target: PathBuf,
+        #[arg(long, value_name = "N")]
+        partition: Option<u32>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// List a guest directory (or glob, e.g. '/home/*/.ssh') like `ls -la`.
     Ls {
@@ -202,6 +224,23 @@ pub enum Command {
         partition: Option<u32>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+    },
+    /// Verify installed packages' files against the package database (dpkg or rpm; every
+    /// package, or the ones named) and list every deviation, flagged like `rpm -V`
+    /// (S size, M mode/type, 5 digest, D device, L link, U user, G group, T mtime; c: a
+    /// configuration file). Exit 1 when a file deviates.
+    Verify {
+        target: PathBuf,
+        /// Package names (default: every installed package).
+        packages: Vec<String>,
+        #[arg(long, value_name = "N")]
+        partition: Option<u32>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Leave out configuration files (dpkg conffiles, rpm %config), which are often
+        /// changed on purpose.
+        #[arg(long)]
+        no_config: bool,
     },
     /// The effective sshd configuration for a connection, printed like `sshd -T -C …`, as the
     /// guest's own sshd release reads it; configuration errors go to stderr with file and line.
@@ -286,6 +325,17 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Opens the same target's root filesystem again (one view per hashing thread).
+fn reopen(target: &std::path::Path, partition: Option<u32>) -> audit::Reopen {
+    let target = target.to_path_buf();
+    std::sync::Arc::new(move || {
+        inspect::inspect(&target, partition)
+            .ok()
+            .and_then(|i| i.root)
+            .map(|r| r.fs)
+    })
+}
+
 /// The root of an inspection, or an error saying why there is none.
 fn root_of(insp: &Inspection) -> Result<&inspect::Root, CliError> {
     insp.root.as_ref().ok_or_else(|| {
@@ -293,6 +343,8 @@ fn root_of(insp: &Inspection) -> Result<&inspect::Root, CliError> {
             insp,
             &Settings {
                 mount_point: "/mnt/rescue".into(),
+                packages: audit::PackageScope::None,
+                ..Settings::default()
             },
         );
         let why = audit::uninspectable(&findings)
@@ -330,12 +382,30 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             format,
             output,
             quiet,
+            packages,
             fail_on,
             mount_point,
+            deep,
         } => {
             let insp = inspect::inspect(&target, partition)?;
-            let settings = Settings { mount_point };
-            let (findings, verdict) = audit::run(&insp, &settings);
+            let settings = Settings {
+                mount_point,
+                packages: match packages {
+                    Packages::Sshd => audit::PackageScope::Sshd,
+                    Packages::All => audit::PackageScope::All,
+                    Packages::None => audit::PackageScope::None,
+                },
+                reopen: Some(reopen(&target, insp.root_partition())),
+                progress: !quiet && format == ReportFormat::Text,
+            };
+            let (mut findings, verdict) = audit::run(&insp, &settings);
+            if deep {
+                let dev = audit::volume_root_device(&insp);
+                match audit::scan::run(&insp) {
+                    Ok(scan) => findings.extend(audit::scan::findings(&scan, &dev)),
+                    Err(e) => eprintln!("rescue-inspect: metadata scan skipped: {e}"),
+                }
+            }
             let report = Report::new(insp.report_target(), findings, verdict);
             let docs: Vec<report::RuleDoc> = audit::rules()
                 .into_iter()
@@ -377,6 +447,25 @@ fn run(cli: Cli) -> Result<u8, CliError> {
                 .threshold()
                 .is_some_and(|t| report.worst().is_some_and(|w| w >= t));
             Ok(if failed { EXIT_FINDINGS } else { EXIT_OK })
+        }
+        Command::Fsck {
+            target,
+            partition,
+            format,
+        } => {
+            let insp = inspect::inspect(&target, partition)?;
+            let scan = audit::scan::run(&insp).map_err(CliError::Message)?;
+            match format {
+                Format::Text => emit(&audit::scan::render_text(&scan)),
+                Format::Json => {
+                    emit(&(serde_json::to_string_pretty(&scan).unwrap_or_default() + "\n"))
+                }
+            }
+            Ok(if scan.is_clean() {
+                EXIT_OK
+            } else {
+                EXIT_FINDINGS
+            })
         }
         Command::Ls {
             target,
@@ -444,7 +533,10 @@ fn run(cli: Cli) -> Result<u8, CliError> {
                 Some(k) => Some(crate::browse::read_key_file(k).map_err(CliError::Message)?),
                 None => None,
             };
-            let settings = Settings { mount_point };
+            let settings = Settings {
+                mount_point,
+                ..Settings::default()
+            };
             let facts = audit::sshd::SshdFacts::gather(root);
             let cfg = audit::sshd::login_config(&facts, &user);
             let acc = audit::login::Accounts::read(&root.fs);
@@ -523,6 +615,114 @@ fn run(cli: Cli) -> Result<u8, CliError> {
                 }
             }
             Ok(EXIT_OK)
+        }
+        Command::Verify {
+            target,
+            packages,
+            partition,
+            format,
+            no_config,
+        } => {
+            let insp = inspect::inspect(&target, partition)?;
+            let root = root_of(&insp)?;
+            let db = match crate::packages::db::PackageDb::open(&root.fs) {
+                Ok(Some(db)) => db,
+                Ok(None) => {
+                    return Err(CliError::Message(format!(
+                        "{}: no package database in the guest (neither /var/lib/dpkg/status nor an rpm database)",
+                        target.display()
+                    )));
+                }
+                Err(e) => return Err(CliError::Message(format!("{}: {e}", target.display()))),
+            };
+            let unknown: Vec<&String> = packages
+                .iter()
+                .filter(|p| db.package(p).is_none())
+                .collect();
+            if !unknown.is_empty() {
+                return Err(CliError::Message(format!(
+                    "{}: not installed in the guest: {}",
+                    target.display(),
+                    unknown
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            let only: Option<std::collections::HashSet<String>> =
+                (!packages.is_empty()).then(|| packages.iter().cloned().collect());
+            let open = reopen(&target, insp.root_partition());
+            let mut v = crate::packages::verify_packages(
+                &root.fs,
+                &db,
+                only.as_ref(),
+                Some(open.as_ref()),
+                format == Format::Text,
+            );
+            if no_config {
+                v.deviations.retain(|d| !d.config);
+            }
+            match format {
+                Format::Json => {
+                    let devs: Vec<serde_json::Value> = v
+                        .deviations
+                        .iter()
+                        .map(|d| {
+                            let mut j = serde_json::to_value(d).unwrap_or_default();
+                            j["flags"] = d.rpm_flags().into();
+                            j["summary"] = d.describe().into();
+                            j
+                        })
+                        .collect();
+                    emit(
+                        &(serde_json::to_string_pretty(&serde_json::json!({
+                            "schema": "rescue-inspect/verify/v1",
+                            "tool": {"name": "rescue-inspect", "version": env!("CARGO_PKG_VERSION")},
+                            "target": insp.report_target(),
+                            "database": {"kind": db.kind, "path": db.path},
+                            "totals": v.totals,
+                            "damaged": v.damaged,
+                            "deviations": devs,
+                        }))
+                        .unwrap_or_default()
+                            + "\n"),
+                    )
+                }
+                Format::Text => {
+                    let mut s = String::new();
+                    for d in &v.deviations {
+                        s.push_str(&format!(
+                            "{:<9}  {} {}  ({})\n",
+                            d.rpm_flags(),
+                            if d.config { 'c' } else { ' ' },
+                            d.path,
+                            d.package
+                        ));
+                    }
+                    for d in &v.damaged {
+                        s.push_str(&format!("damaged record: {d}\n"));
+                    }
+                    let t = &v.totals;
+                    s.push_str(&format!(
+                        "{} packages, {} files ({} MiB read) verified against {}: {} deviation{}; {} not on disk on purpose (path-exclude, not installed), {} taken over by other packages\n",
+                        t.packages,
+                        t.files,
+                        t.bytes / 1_048_576,
+                        db.path,
+                        v.deviations.len(),
+                        if v.deviations.len() == 1 { "" } else { "s" },
+                        t.excluded,
+                        t.replaced,
+                    ));
+                    emit(&s);
+                }
+            }
+            Ok(if v.deviations.is_empty() && v.damaged.is_empty() {
+                EXIT_OK
+            } else {
+                EXIT_FINDINGS
+            })
         }
         Command::SshdConfig {
             target,

@@ -424,6 +424,18 @@ fn choose_root(layout: &Layout, candidates: &mut [Candidate], forced: bool) -> O
 }
 
 impl Inspection {
+    /// The partition index the root was found on (to open the same root again).
+    pub fn root_partition(&self) -> Option<u32> {
+        let entry = self.root.as_ref()?.entry?;
+        self.layout
+            .as_ref()?
+            .entries
+            .get(entry)?
+            .partition
+            .as_ref()
+            .map(|p| p.index)
+    }
+
     /// The `target` object of the report.
     pub fn report_target(&self) -> crate::report::Target {
         use crate::report::{FilesystemInfo, OsInfo, PartitionInfo, Target};

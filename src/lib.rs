@@ -12,6 +12,8 @@ pub mod cli;
 pub mod fs;
 pub mod guest;
 pub mod inspect;
+pub mod packages;
+pub mod progress;
 pub mod report;
 pub mod sshd;
 pub mod time;

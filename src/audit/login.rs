@@ -944,14 +944,32 @@ pub fn evaluate(
                 vec![PathBuf::from(&path)]
             };
         for p in paths {
-            let Ok(md) = fs.metadata(&p) else {
-                step(
-                    &mut r,
-                    "authorized keys file",
-                    None,
-                    format!("{} does not exist", p.display()),
-                );
-                continue;
+            let md = match fs.metadata(&p) {
+                Ok(md) => md,
+                // Present but unreadable (damaged metadata): sshd cannot read it either.
+                Err(e @ (FsError::Corrupt { .. } | FsError::Io { .. })) => {
+                    any_file = true;
+                    step(
+                        &mut r,
+                        "authorized keys file",
+                        Some(false),
+                        format!("{} cannot be read: {e}", p.display()),
+                    );
+                    // The device is filled in by the damage audit, which knows it.
+                    let f = super::damage::unreadable(&p, &e, super::damage::DEV_PLACEHOLDER)
+                        .severity(Severity::Critical);
+                    block(&mut r, f);
+                    continue;
+                }
+                Err(_) => {
+                    step(
+                        &mut r,
+                        "authorized keys file",
+                        None,
+                        format!("{} does not exist", p.display()),
+                    );
+                    continue;
+                }
             };
             any_file = true;
             let shown = p.display().to_string();

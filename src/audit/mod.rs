@@ -3,10 +3,13 @@
 //! bytes of the device and never print.
 
 mod boot;
+mod damage;
 mod disk;
 mod files;
 pub mod login;
 mod network;
+pub mod packages;
+pub mod scan;
 pub mod sshd;
 mod volume;
 mod xfs;
@@ -50,6 +53,8 @@ pub fn rules() -> Vec<&'static Rule> {
         .iter()
         .chain(files::RULES.iter())
         .chain(disk::RULES.iter())
+        .chain(damage::RULES.iter())
+        .chain(scan::RULES.iter())
         .chain(boot::RULES.iter())
         .chain(login::RULES.iter())
         .chain(sshd::service::RULES.iter())
@@ -57,6 +62,7 @@ pub fn rules() -> Vec<&'static Rule> {
         .chain(sshd::config::RULES.iter())
         .chain(sshd::crypto::RULES.iter())
         .chain(network::RULES.iter())
+        .chain(packages::RULES.iter())
         .chain(xfs::RULES.iter())
         .copied()
         .collect();
@@ -69,11 +75,41 @@ pub fn lookup(id: &str) -> Option<&'static Rule> {
     rules().into_iter().find(|r| r.id.eq_ignore_ascii_case(id))
 }
 
+/// Which packages' files `check` verifies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PackageScope {
+    /// The packages that own sshd, its libraries, its PAM modules and the login shells.
+    #[default]
+    Sshd,
+    /// Every installed package.
+    All,
+    None,
+}
+
+/// Opens another view of the same guest filesystem (one per hashing thread).
+pub type Reopen = std::sync::Arc<dyn Fn() -> Option<crate::fs::RootFs> + Send + Sync>;
+
 /// Settings that shape findings, not what is found.
-#[derive(Clone, Debug)]
+#[derive(Clone, Default)]
 pub struct Settings {
     /// Where the operator mounts the volume; fix commands are written for it.
     pub mount_point: String,
+    pub packages: PackageScope,
+    /// How to open more views for parallel hashing; None: hash on this thread.
+    pub reopen: Option<Reopen>,
+    /// Show a progress line on stderr while hashing.
+    pub progress: bool,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("mount_point", &self.mount_point)
+            .field("packages", &self.packages)
+            .field("parallel", &self.reopen.is_some())
+            .field("progress", &self.progress)
+            .finish()
+    }
 }
 
 impl Settings {
@@ -86,6 +122,11 @@ impl Settings {
             format!("{mp}{guest}")
         }
     }
+}
+
+/// The root's device name, for fix commands.
+pub fn volume_root_device(insp: &Inspection) -> String {
+    volume::root_device(insp)
 }
 
 /// Runs every audit on an inspection.
@@ -107,6 +148,21 @@ pub fn run(insp: &Inspection, settings: &Settings) -> (Vec<Finding>, Verdict) {
             &mut findings,
         );
         network::interfaces(&root.fs, settings, &mut findings);
+        let family = root
+            .os
+            .as_ref()
+            .map(|o| o.family())
+            .unwrap_or(crate::guest::os_release::Family::Other);
+        packages::audit(
+            &root.fs,
+            family,
+            outcome.packages.take(),
+            &outcome.sshd_packages,
+            settings,
+            &mut findings,
+        );
+        // Last: what the reads above found damaged.
+        damage::audit(&root.fs, &volume::root_device(insp), &mut findings);
     }
     let mut verdict = verdict(&findings);
     if verdict.sshd_starts.is_none() && outcome.start_evaluated {

@@ -258,6 +258,7 @@ pub fn audit(insp: &Inspection, settings: &Settings, out: &mut Vec<Finding>) {
                             )
                             .fix(format!("e2fsck -f {dev}   # replays the journal (writes to the volume); or look without writing: mount -o ro,noload {dev} {mp}")),
                     ),
+                    other => out.extend(super::damage::load_note(other, &dev)),
                 }
             }
         }

@@ -209,6 +209,19 @@ pub trait Backend {
             path.display()
         )))
     }
+    /// Damaged metadata met so far (only backends that verify metadata record it).
+    fn damage(&self) -> Vec<Damage> {
+        Vec::new()
+    }
+}
+
+/// Metadata the backend found damaged while answering: one entry per distinct problem, with
+/// the guest paths that could not be read because of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Damage {
+    /// What is wrong, e.g. "inode 14: checksum mismatch (stored 0x…, computed 0x…)".
+    pub detail: String,
+    pub paths: Vec<PathBuf>,
 }
 
 /// What the filesystem is, for the report.
@@ -239,6 +252,11 @@ impl RootFs {
 
     pub fn info(&self) -> &FsInfo {
         &self.info
+    }
+
+    /// Damaged metadata the reads so far ran into (see `Damage`).
+    pub fn damage(&self) -> Vec<Damage> {
+        self.backend.damage()
     }
 
     /// The real path of `path` inside the guest, following every symlink.

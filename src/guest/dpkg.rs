@@ -1,5 +1,5 @@
-//! The dpkg database's `/var/lib/dpkg/status`: which packages are installed, at which version.
-//! Only what the sshd audits need now; file lists and conffiles come later.
+//! The dpkg database's `/var/lib/dpkg/status`: which packages are installed, at which version,
+//! in which state, with which conffiles.
 //!
 //! Syntax as dpkg's `lib/dpkg/parse.c: parse_stanza` reads it: stanzas separated by blank
 //! lines, `Field: value` with case-insensitive field names, continuation lines starting with a
@@ -46,6 +46,18 @@ pub struct Package {
     pub status: Status,
     /// 1-based line of the stanza's first line in the status file.
     pub line: usize,
+    /// `Installed-Size:` in KiB.
+    pub installed_size: Option<u64>,
+    /// `Conffiles:` entries: (path, md5 or `newconffile`, `obsolete`).
+    pub conffiles: Vec<Conffile>,
+}
+
+/// One `Conffiles:` line.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Conffile {
+    pub path: String,
+    pub md5: String,
+    pub obsolete: bool,
 }
 
 /// A stanza that could not be used: its first line and why.
@@ -118,10 +130,33 @@ pub fn parse_status(text: &str) -> (Vec<Package>, Vec<BadStanza>) {
             });
             continue;
         };
+        let conffiles = get("Conffiles")
+            .map(|v| {
+                v.lines()
+                    .filter_map(|l| {
+                        let w: Vec<&str> = l.split_whitespace().collect();
+                        match w.as_slice() {
+                            [p, h, rest @ ..] => Some(Conffile {
+                                path: p.to_string(),
+                                md5: h.to_string(),
+                                // `remove-on-upgrade` (dpkg 1.20.6+) marks a conffile
+                                // the next upgrade deletes: like obsolete, not verified.
+                                obsolete: rest
+                                    .iter()
+                                    .any(|f| *f == "obsolete" || *f == "remove-on-upgrade"),
+                            }),
+                            _ => None,
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         ok.push(Package {
             name,
             arch: get("Architecture"),
             version: get("Version"),
+            installed_size: get("Installed-Size").and_then(|s| s.trim().parse().ok()),
+            conffiles,
             status: Status {
                 want: want.into(),
                 flag: flag.into(),

@@ -11,11 +11,11 @@ use std::path::Path;
 
 use crate::fs::RootFs;
 use crate::guest::accounts::{self, GroupEntry, PasswdEntry};
-use crate::guest::dpkg;
 use crate::guest::ldso::{self, Closure};
 use crate::guest::os_release::Family;
 use crate::guest::systemd::{self, ServiceState};
 use crate::inspect::Root;
+use crate::packages::db::{DbError, Kind, PackageDb};
 use crate::report::{Finding, LoginVerdict};
 use crate::sshd::config::{Build, Conn, Parsed, Source};
 
@@ -36,6 +36,8 @@ pub struct SshdFacts<'a> {
     /// False when /etc/passwd could not be read or holds no entry (FILE-00x report that).
     pub users_readable: bool,
     pub groups: Vec<GroupEntry>,
+    /// The package database (dpkg or rpm), opened once.
+    pub packages: Result<Option<PackageDb>, DbError>,
     /// `dpkg -S` index: (package, path) of every file dpkg knows, read on first use.
     dpkg_files: OnceCell<Vec<(String, String)>>,
 }
@@ -59,10 +61,12 @@ impl<'a> SshdFacts<'a> {
             .read_to_string_lossy("/etc/group")
             .map(|t| accounts::parse_group(&t).0)
             .unwrap_or_default();
+        let packages = PackageDb::open(fs);
         SshdFacts {
             fs,
             family,
-            version: detect_version(fs),
+            version: detect_version(fs, packages.as_ref().ok().and_then(|d| d.as_ref())),
+            packages,
             closure: ldso::resolve_closure(fs, Path::new(SSHD_BINARY)),
             service: systemd::service_state(fs, systemd::SSH_UNITS),
             users,
@@ -76,10 +80,14 @@ impl<'a> SshdFacts<'a> {
     pub fn installed(&self) -> bool {
         self.fs.symlink_metadata(SSHD_BINARY).is_ok()
             || self.service.units.iter().any(|u| u.file.is_some())
-            || matches!(
-                dpkg::installed_version(self.fs, "openssh-server"),
-                Ok(Some(_))
-            )
+            || self
+                .package_db()
+                .is_some_and(|d| d.version_of("openssh-server").is_some())
+    }
+
+    /// The package database, when the guest has one that could be read.
+    pub fn package_db(&self) -> Option<&PackageDb> {
+        self.packages.as_ref().ok().and_then(|d| d.as_ref())
     }
 
     /// The guest's OpenSSH build (release and distribution patch set).
@@ -103,8 +111,12 @@ impl<'a> SshdFacts<'a> {
         self.dpkg_files.get_or_init(|| dpkg_file_index(self.fs))
     }
 
-    /// The package owning a guest path, like `dpkg -S` (usr-merge spellings are one file).
+    /// The package owning a guest path, like `dpkg -S` or `rpm -qf` (usr-merge spellings are
+    /// one file).
     pub fn owner_of(&self, path: &str) -> Option<String> {
+        if let Some(db) = self.package_db().filter(|d| d.kind == Kind::Rpm) {
+            return db.owners(self.fs, &[path.to_string()]).remove(path);
+        }
         let want = unmerged(path);
         self.dpkg_files()
             .iter()
@@ -123,12 +135,7 @@ impl<'a> SshdFacts<'a> {
     }
 }
 
-/// `/usr/lib/x` and `/lib/x` are the same file on a merged-/usr system, and dpkg may list either.
-fn unmerged(p: &str) -> &str {
-    p.strip_prefix("/usr")
-        .filter(|r| ["/lib", "/bin", "/sbin"].iter().any(|d| r.starts_with(d)))
-        .unwrap_or(p)
-}
+use crate::packages::db::unmerged;
 
 /// Every (package, path) from /var/lib/dpkg/info/*.list. Bounded: only files under 4 MiB, at
 /// most 200k lines in all.
@@ -157,11 +164,11 @@ fn dpkg_file_index(fs: &RootFs) -> Vec<(String, String)> {
     out
 }
 
-/// OpenSSH's version: the openssh-server package (`1:9.2p1-2+deb12u3`), else the `OpenSSH_9.2p1`
-/// string inside the sshd binary.
-pub fn detect_version(fs: &RootFs) -> Option<(u32, u32)> {
-    if let Ok(Some(v)) = dpkg::installed_version(fs, "openssh-server") {
-        if let Some(mm) = major_minor(v.split_once(':').map(|x| x.1).unwrap_or(&v)) {
+/// OpenSSH's version: the openssh-server package (`1:9.2p1-2+deb12u3`, `8.7p1-38.el9`), else
+/// the `OpenSSH_9.2p1` string inside the sshd binary.
+pub fn detect_version(fs: &RootFs, db: Option<&PackageDb>) -> Option<(u32, u32)> {
+    if let Some(v) = db.and_then(|d| d.version_of("openssh-server")) {
+        if let Some(mm) = major_minor(v.split_once(':').map(|x| x.1).unwrap_or(v)) {
             return Some(mm);
         }
     }
@@ -204,6 +211,10 @@ pub struct Outcome {
     pub ports: Vec<u16>,
     /// sshd links libwrap (TCP wrappers apply).
     pub libwrap: bool,
+    /// The packages that own sshd, its libraries, its PAM modules and the login shells.
+    pub sshd_packages: Vec<String>,
+    /// The package database the sshd audits opened (None when sshd is not installed).
+    pub packages: Option<Result<Option<PackageDb>, DbError>>,
 }
 
 /// The sshd audits and the login verdicts.
@@ -245,17 +256,77 @@ pub fn audit(root: &Root, s: &Settings, out: &mut Vec<Finding>) -> Outcome {
         .collect();
     ports.sort_unstable();
     ports.dedup();
+    let sshd_packages = sshd_packages(&facts);
+    let libwrap = facts
+        .closure
+        .libs
+        .iter()
+        .any(|l| l.soname.starts_with("libwrap.so"));
     Outcome {
+        sshd_packages,
+        packages: Some(facts.packages),
         logins,
         start_evaluated: !global.fatal,
         listen,
         ports,
-        libwrap: facts
-            .closure
-            .libs
-            .iter()
-            .any(|l| l.soname.starts_with("libwrap.so")),
+        libwrap,
     }
+}
+
+/// The packages whose files decide whether SSH works: owners of sshd (and sshd-session,
+/// sshd-auth), of every library in its closure (also those that are gone, by name), of the
+/// PAM modules sshd's stacks load, and of the login shells.
+pub fn sshd_packages(facts: &SshdFacts) -> Vec<String> {
+    let mut paths: Vec<String> = vec![SSHD_BINARY.to_string()];
+    for dir in ["/usr/lib/openssh", "/usr/libexec/openssh"] {
+        for name in ["sshd-session", "sshd-auth"] {
+            let p = format!("{dir}/{name}");
+            if facts.fs.exists(&p).unwrap_or(false) {
+                paths.push(p);
+            }
+        }
+    }
+    if let Some(Ok(i)) = &facts.closure.interpreter {
+        paths.push(i.to_string_lossy().into_owned());
+    }
+    let mut out: Vec<String> = Vec::new();
+    for l in &facts.closure.libs {
+        match &l.resolved {
+            Some(r) => paths.push(r.to_string_lossy().into_owned()),
+            None => {
+                if let Some((pkg, _)) = facts.owner_of_basename(&l.soname) {
+                    out.push(pkg);
+                }
+            }
+        }
+    }
+    for kind in ["auth", "account", "session"] {
+        for l in crate::guest::pam::stack(facts.fs, "sshd", kind).lines {
+            if let Some(p) = crate::guest::pam::find_module(facts.fs, &l.module) {
+                paths.push(p.to_string_lossy().into_owned());
+            }
+        }
+    }
+    for u in &facts.users {
+        if !u.shell.is_empty() {
+            paths.push(u.shell.clone());
+        }
+    }
+    // The owner of the path as written, else of where it leads (usr-merge links).
+    let canonical: Vec<String> = paths
+        .iter()
+        .filter_map(|p| facts.fs.canonicalize(p).ok())
+        .map(|c| c.to_string_lossy().into_owned())
+        .collect();
+    paths.extend(canonical);
+    match facts.package_db().filter(|d| d.kind == Kind::Rpm) {
+        // One pass over the rpm database for every path.
+        Some(db) => out.extend(db.owners(facts.fs, &paths).into_values()),
+        None => out.extend(paths.iter().filter_map(|p| facts.owner_of(p))),
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Where sshd listens after boot.

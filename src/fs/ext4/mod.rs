@@ -7,8 +7,26 @@
 //!   the superblock with `needs_recovery` cleared (checksum recomputed), and the report says the
 //!   view predates the unreplayed transactions.
 //! - it keeps its superblock private, so `superblock` parses the fields the audits need.
+//! - one bad group-descriptor checksum makes it refuse the whole filesystem: `raw` reads the
+//!   descriptor table itself, and the reader presents the bad descriptors with corrected
+//!   checksums; the report names each group (stored and computed checksum).
+//! - it reads unwritten (fallocated) extents as stale disk bytes, hides inode numbers, ctime,
+//!   link counts and xattrs, and fails lookups of non-ASCII names in directories hashed with
+//!   `unsigned_directory_hash`: when the on-disk state is what it shows (no journal replayed in
+//!   memory), lookups, metadata, reads, symlinks and xattrs go through the project's own parsers
+//!   (`raw`: linear directory scans, extent trees with the unwritten bit, every checksum
+//!   verified), and `ext4-view` only validates the filesystem at load time. After an in-memory
+//!   journal replay the disk bytes are stale, so everything goes through `ext4-view` (with a
+//!   linear `read_dir` fallback for failed lookups on unsigned-hash filesystems).
 
+pub mod dir_block;
+pub mod extent;
+pub mod fsck;
+pub mod group_desc;
+pub mod inode;
+pub mod raw;
 pub mod superblock;
+pub mod xattr;
 
 use std::ffi::OsStr;
 use std::io::Read;
@@ -17,7 +35,7 @@ use std::path::{Path, PathBuf};
 
 use ext4_view::{Ext4, Ext4Error, Ext4Read};
 
-use super::{Backend, DirEntry, FileType, FsError, FsInfo, Metadata, RootFs, Time};
+use super::{Backend, Damage, DirEntry, FileType, FsError, FsInfo, Metadata, RootFs, Time};
 use crate::volume::Slice;
 pub use superblock::Superblock;
 
@@ -29,11 +47,30 @@ pub enum LoadNote {
     /// The journal held transactions the reader cannot replay; the view is the state before
     /// them.
     JournalNotReplayed { reason: String },
+    /// A group descriptor's checksum did not match; the descriptor was used as it is.
+    GroupDescriptorChecksum {
+        group: u32,
+        stored: u16,
+        computed: u16,
+        /// First block and first inode of the group, and how many of each it holds.
+        first_block: u64,
+        blocks: u32,
+        first_inode: u64,
+        inodes: u32,
+    },
+    /// The filesystem hashes directory names with unsigned chars; names are looked up by a
+    /// linear scan of the directory.
+    UnsignedDirectoryHash,
+    /// The project's own metadata reader could not be used (the reason); inode numbers,
+    /// ctime, link counts, xattrs and zeros for unwritten extents are not available.
+    OwnReaderUnavailable { reason: String },
 }
 
 /// An opened ext2/3/4 filesystem.
 pub struct Ext4Volume {
     pub fs: RootFs,
+    /// The filesystem's slice, for a metadata scan (`fsck`).
+    pub slice: Slice,
     pub superblock: Superblock,
     pub notes: Vec<LoadNote>,
 }
@@ -86,28 +123,68 @@ pub fn read_superblock_bytes(slice: &Slice) -> Result<Vec<u8>, FsError> {
 
 /// Opens an ext2/3/4 filesystem on `slice`.
 pub fn open(slice: &Slice) -> Result<Ext4Volume, FsError> {
-    let raw = read_superblock_bytes(slice)?;
-    let sb = Superblock::parse(&raw)
+    let raw_sb = read_superblock_bytes(slice)?;
+    let sb = Superblock::parse(&raw_sb)
         .map_err(|e| FsError::Load(format!("ext4 superblock is corrupt: {e}")))?;
     let mut notes = Vec::new();
-    let first = Ext4::load(Box::new(SliceReader {
-        slice: slice.clone(),
-        patches: Vec::new(),
-    }));
-    let fs = match first {
+    let mut own = match raw::RawFs::open(Box::new(slice.clone()), sb.clone()) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            notes.push(LoadNote::OwnReaderUnavailable {
+                reason: e.to_string(),
+            });
+            None
+        }
+    };
+    // Descriptors with a bad checksum are shown to the library with a corrected one.
+    let mut patches = Vec::new();
+    if let Some(r) = &own {
+        patches.extend(r.gd_patches.iter().cloned());
+        for b in &r.bad_groups {
+            let first_block = u64::from(sb.first_data_block)
+                + u64::from(b.group) * u64::from(sb.blocks_per_group);
+            let blocks = sb
+                .blocks_count
+                .saturating_sub(first_block)
+                .min(u64::from(sb.blocks_per_group)) as u32;
+            notes.push(LoadNote::GroupDescriptorChecksum {
+                group: b.group,
+                stored: b.stored,
+                computed: b.computed,
+                first_block,
+                blocks,
+                first_inode: u64::from(b.group) * u64::from(sb.inodes_per_group) + 1,
+                inodes: sb.inodes_per_group,
+            });
+        }
+    }
+    let reader = |extra: Option<Vec<u8>>| {
+        let mut p = patches.clone();
+        if let Some(m) = extra {
+            p.push((superblock::OFFSET, m));
+        }
+        Box::new(SliceReader {
+            slice: slice.clone(),
+            patches: p,
+        })
+    };
+    let fs = match Ext4::load(reader(None)) {
         Ok(fs) => {
             if sb.needs_recovery() {
                 notes.push(LoadNote::JournalReplayed);
+                // The library shows the replayed state; the disk bytes the own reader sees
+                // predate it.
+                if own.take().is_some() {
+                    notes.push(LoadNote::OwnReaderUnavailable {
+                        reason: "the journal was replayed in memory, so the on-disk metadata is older than the view".into(),
+                    });
+                }
             }
             fs
         }
         Err(e) if sb.needs_recovery() => {
-            let masked = superblock::mask_needs_recovery(&raw);
-            let fs = Ext4::load(Box::new(SliceReader {
-                slice: slice.clone(),
-                patches: vec![(superblock::OFFSET, masked)],
-            }))
-            .map_err(|e2| load_error(&e2))?;
+            let masked = superblock::mask_needs_recovery(&raw_sb);
+            let fs = Ext4::load(reader(Some(masked))).map_err(|e2| load_error(&e2))?;
             notes.push(LoadNote::JournalNotReplayed {
                 reason: e.to_string(),
             });
@@ -115,6 +192,9 @@ pub fn open(slice: &Slice) -> Result<Ext4Volume, FsError> {
         }
         Err(e) => return Err(load_error(&e)),
     };
+    if sb.unsigned_hash() && sb.feature_compat & superblock::COMPAT_DIR_INDEX != 0 {
+        notes.push(LoadNote::UnsignedDirectoryHash);
+    }
     let label = (!sb.volume_name.is_empty()).then(|| sb.volume_name.clone());
     let info = FsInfo {
         fs_type: sb.flavour().to_string(),
@@ -125,10 +205,15 @@ pub fn open(slice: &Slice) -> Result<Ext4Volume, FsError> {
         fs: RootFs::new(
             Box::new(Ext4Backend {
                 fs,
+                raw: own,
+                unsigned_hash: sb.unsigned_hash(),
                 stat_cache: Default::default(),
+                dir_cache: Default::default(),
+                damage: Default::default(),
             }),
             info,
         ),
+        slice: slice.clone(),
         superblock: sb,
         notes,
     })
@@ -146,6 +231,15 @@ fn load_error(e: &Ext4Error) -> FsError {
 
 struct Ext4Backend {
     fs: Ext4,
+    /// The own reader, when the disk bytes are what the view shows.
+    raw: Option<raw::RawFs>,
+    unsigned_hash: bool,
+    /// Names of recently looked-up directories (inode → name → inode), so resolving many
+    /// paths in one directory scans it once. Bounded by `DIR_CACHE_MAX_NAMES`.
+    dir_cache: std::cell::RefCell<DirCache>,
+    /// Damage met by the own reader: problem → paths it cost (bounded).
+    damage:
+        std::cell::RefCell<std::collections::BTreeMap<String, std::collections::BTreeSet<PathBuf>>>,
     /// `lstat` answers by path. `ext4-view` resolves every path from `/` again, and `RootFs`
     /// resolves component by component, so the same prefixes are looked up over and over; the
     /// volume is read-only, so answers never go stale. Cleared when it grows past
@@ -154,6 +248,23 @@ struct Ext4Backend {
 }
 
 const STAT_CACHE_MAX: usize = 16_384;
+const DIR_CACHE_MAX_NAMES: usize = 262_144;
+/// Distinct problems, and paths per problem, kept for the report.
+const DAMAGE_MAX: usize = 1024;
+const DAMAGE_MAX_PATHS: usize = 32;
+
+/// One directory's names; `bad` lists the blocks that could not be read (a name not found may
+/// be in one of them).
+struct DirNames {
+    names: std::collections::HashMap<Vec<u8>, u32>,
+    bad: Vec<raw::RawError>,
+}
+
+#[derive(Default)]
+struct DirCache {
+    dirs: std::collections::HashMap<u32, std::rc::Rc<DirNames>>,
+    names: usize,
+}
 
 /// Maps a library error to ours, naming the guest path.
 fn map_err(path: &Path, e: Ext4Error) -> FsError {
@@ -203,7 +314,10 @@ impl Backend for Ext4Backend {
         if let Some(md) = self.stat_cache.borrow().get(path) {
             return Ok(md.clone());
         }
-        let md = self.lstat_uncached(path)?;
+        let md = match &self.raw {
+            Some(r) => self.lstat_raw(r, path)?,
+            None => self.lstat_uncached(path)?,
+        };
         let mut cache = self.stat_cache.borrow_mut();
         if cache.len() >= STAT_CACHE_MAX {
             cache.clear();
@@ -213,24 +327,252 @@ impl Backend for Ext4Backend {
     }
 
     fn read_link(&self, path: &Path) -> Result<PathBuf, FsError> {
-        self.read_link_impl(path)
+        match &self.raw {
+            Some(r) => {
+                let ino = self.raw_inode(r, path)?;
+                let t = r.read_link(&ino).map_err(|e| self.fail(path, e))?;
+                Ok(PathBuf::from(OsStr::from_bytes(&t)))
+            }
+            None => self.read_link_impl(path),
+        }
     }
 
     fn read_dir(&self, path: &Path) -> Result<Vec<DirEntry>, FsError> {
-        self.read_dir_impl(path)
+        match &self.raw {
+            Some(r) => self.read_dir_raw(r, path),
+            None => self.read_dir_impl(path),
+        }
     }
 
     fn open(&self, path: &Path) -> Result<Box<dyn Read + '_>, FsError> {
-        self.open_impl(path)
+        match &self.raw {
+            Some(r) => {
+                let ino = self.raw_inode(r, path)?;
+                let f = r.reader(&ino).map_err(|e| self.fail(path, e))?;
+                Ok(Box::new(TrackedReader {
+                    inner: f,
+                    backend: self,
+                    path: path.to_path_buf(),
+                }))
+            }
+            None => self.open_impl(path),
+        }
+    }
+
+    fn xattr(&self, path: &Path, name: &str) -> Result<Option<Vec<u8>>, FsError> {
+        match &self.raw {
+            Some(r) => {
+                let ino = self.raw_inode(r, path)?;
+                r.xattr(&ino, name).map_err(|e| self.fail(path, e))
+            }
+            None => Err(FsError::Unsupported(format!(
+                "{}: extended attributes are not readable after an in-memory journal replay",
+                path.display()
+            ))),
+        }
+    }
+
+    fn damage(&self) -> Vec<Damage> {
+        self.damage
+            .borrow()
+            .iter()
+            .map(|(detail, paths)| Damage {
+                detail: detail.clone(),
+                paths: paths.iter().cloned().collect(),
+            })
+            .collect()
+    }
+}
+
+/// A file's reader that records damage met while reading it.
+struct TrackedReader<'a> {
+    inner: raw::FileReader<'a>,
+    backend: &'a Ext4Backend,
+    path: PathBuf,
+}
+
+impl Read for TrackedReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.fill(buf).map_err(|e| {
+            let msg = e.to_string();
+            self.backend.fail(&self.path, e);
+            std::io::Error::other(msg)
+        })
+    }
+}
+
+/// Maps an own-reader error to ours, naming the guest path.
+fn raw_err(path: &Path, e: raw::RawError) -> FsError {
+    match e {
+        raw::RawError::Io(d) => FsError::Io {
+            path: path.to_path_buf(),
+            detail: d,
+        },
+        raw::RawError::Unsupported(d) => FsError::Unsupported(format!("{}: {d}", path.display())),
+        other => FsError::Corrupt {
+            path: path.to_path_buf(),
+            detail: other.to_string(),
+        },
+    }
+}
+
+fn stamp_time(t: inode::Stamp) -> Time {
+    Time {
+        secs: t.secs,
+        nanos: t.nanos,
+    }
+}
+
+fn inode_metadata(i: &inode::Inode) -> Metadata {
+    Metadata {
+        file_type: i.file_type(),
+        perm: u32::from(i.mode) & 0o7777,
+        uid: i.uid,
+        gid: i.gid,
+        size: i.size,
+        mtime: stamp_time(i.mtime),
+        atime: stamp_time(i.atime),
+        ctime: Some(stamp_time(i.ctime)),
+        inode: Some(u64::from(i.ino)),
+        nlink: Some(u64::from(i.links_count)),
+    }
+}
+
+/// `EXT2_FT_*` to a file type.
+fn dirent_type(ft: u8) -> FileType {
+    match ft {
+        1 => FileType::Regular,
+        2 => FileType::Directory,
+        3 => FileType::CharDevice,
+        4 => FileType::BlockDevice,
+        5 => FileType::Fifo,
+        6 => FileType::Socket,
+        7 => FileType::Symlink,
+        _ => FileType::Unknown,
     }
 }
 
 impl Ext4Backend {
+    /// Records damage the own reader met at `path` and maps the error to ours.
+    fn fail(&self, path: &Path, e: raw::RawError) -> FsError {
+        if !matches!(e, raw::RawError::Unsupported(_)) {
+            let mut d = self.damage.borrow_mut();
+            let detail = e.to_string();
+            if d.len() < DAMAGE_MAX || d.contains_key(&detail) {
+                let paths = d.entry(detail).or_default();
+                if paths.len() < DAMAGE_MAX_PATHS {
+                    paths.insert(path.to_path_buf());
+                }
+            }
+        }
+        raw_err(path, e)
+    }
+
+    /// The inode number of `path` (whose parents `RootFs` resolved), through the own reader.
+    fn raw_ino(&self, r: &raw::RawFs, path: &Path) -> Result<u32, FsError> {
+        if path == Path::new("/") {
+            return Ok(raw::ROOT_INO);
+        }
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(FsError::NotFound(path.to_path_buf()));
+        };
+        let pmd = self.lstat(parent)?;
+        if !pmd.is_dir() {
+            return Err(FsError::NotADirectory(parent.to_path_buf()));
+        }
+        let pino = pmd.inode.unwrap_or(0) as u32;
+        let names = self.dir_names(r, pino, parent)?;
+        match names.names.get(name.as_bytes()) {
+            Some(&ino) => Ok(ino),
+            None => match names.bad.first() {
+                // The name may have been in a block that could not be read.
+                Some(e) => Err(self.fail(path, e.clone())),
+                None => Err(FsError::NotFound(path.to_path_buf())),
+            },
+        }
+    }
+
+    fn raw_inode(&self, r: &raw::RawFs, path: &Path) -> Result<inode::Inode, FsError> {
+        let ino = self.raw_ino(r, path)?;
+        let i = r.inode(ino).map_err(|e| self.fail(path, e))?;
+        if i.mode == 0 {
+            return Err(self.fail(
+                path,
+                raw::RawError::Corrupt {
+                    ino,
+                    what: "unused (cleared) but still named in its directory".into(),
+                },
+            ));
+        }
+        Ok(i)
+    }
+
+    fn lstat_raw(&self, r: &raw::RawFs, path: &Path) -> Result<Metadata, FsError> {
+        Ok(inode_metadata(&self.raw_inode(r, path)?))
+    }
+
+    fn dir_names(
+        &self,
+        r: &raw::RawFs,
+        ino: u32,
+        path: &Path,
+    ) -> Result<std::rc::Rc<DirNames>, FsError> {
+        if let Some(d) = self.dir_cache.borrow().dirs.get(&ino) {
+            return Ok(d.clone());
+        }
+        let dir = r.inode(ino).map_err(|e| self.fail(path, e))?;
+        let blocks = r.dir_blocks(&dir).map_err(|e| self.fail(path, e))?;
+        let mut names = std::collections::HashMap::new();
+        let mut bad = Vec::new();
+        for (_, b) in blocks {
+            match b {
+                Ok(entries) => {
+                    for e in entries {
+                        names.entry(e.name).or_insert(e.inode);
+                    }
+                }
+                Err(e) => bad.push(e),
+            }
+        }
+        let d = std::rc::Rc::new(DirNames { names, bad });
+        let mut cache = self.dir_cache.borrow_mut();
+        if cache.names + d.names.len() > DIR_CACHE_MAX_NAMES {
+            cache.dirs.clear();
+            cache.names = 0;
+        }
+        cache.names += d.names.len();
+        cache.dirs.insert(ino, d.clone());
+        Ok(d)
+    }
+
+    fn read_dir_raw(&self, r: &raw::RawFs, path: &Path) -> Result<Vec<DirEntry>, FsError> {
+        let dir = self.raw_inode(r, path)?;
+        let entries = r.dir_entries(&dir).map_err(|e| self.fail(path, e))?;
+        let mut out = Vec::with_capacity(entries.len());
+        for e in entries {
+            if e.name == b"." || e.name == b".." {
+                continue;
+            }
+            let mut file_type = dirent_type(e.file_type);
+            if file_type == FileType::Unknown {
+                if let Ok(i) = r.inode(e.inode) {
+                    file_type = i.file_type();
+                }
+            }
+            out.push(DirEntry {
+                name: OsStr::from_bytes(&e.name).to_os_string(),
+                file_type,
+            });
+        }
+        Ok(out)
+    }
+
     fn lstat_uncached(&self, path: &Path) -> Result<Metadata, FsError> {
-        let md = self
-            .fs
-            .symlink_metadata(path.as_os_str().as_bytes())
-            .map_err(|e| map_err(path, e))?;
+        let md = match self.fs.symlink_metadata(path.as_os_str().as_bytes()) {
+            Ok(md) => md,
+            Err(Ext4Error::NotFound) if self.unsigned_hash => self.linear_lookup(path)?,
+            Err(e) => return Err(map_err(path, e)),
+        };
         Ok(Metadata {
             file_type: convert_type(md.file_type()),
             perm: u32::from(md.mode()),
@@ -243,6 +585,26 @@ impl Ext4Backend {
             inode: None,
             nlink: None,
         })
+    }
+
+    /// A hashed lookup failed on an unsigned-hash filesystem: the library hashes names with
+    /// signed chars, so non-ASCII names are missed; scan the parent's entries instead.
+    fn linear_lookup(&self, path: &Path) -> Result<ext4_view::Metadata, FsError> {
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(FsError::NotFound(path.to_path_buf()));
+        };
+        let rd = self
+            .fs
+            .read_dir(parent.as_os_str().as_bytes())
+            .map_err(|e| map_err(parent, e))?;
+        for entry in rd {
+            let entry = entry.map_err(|e| map_err(parent, e))?;
+            let n = entry.file_name();
+            if n.as_ref() == name.as_bytes() {
+                return entry.metadata().map_err(|e| map_err(path, e));
+            }
+        }
+        Err(FsError::NotFound(path.to_path_buf()))
     }
 
     fn read_link_impl(&self, path: &Path) -> Result<PathBuf, FsError> {

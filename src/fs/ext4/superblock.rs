@@ -28,7 +28,17 @@ pub const INCOMPAT_INLINE_DATA: u32 = 0x8000;
 pub const INCOMPAT_ENCRYPT: u32 = 0x10000;
 pub const INCOMPAT_CASEFOLD: u32 = 0x20000;
 // s_feature_ro_compat
+pub const RO_COMPAT_SPARSE_SUPER: u32 = 0x1;
+pub const RO_COMPAT_HUGE_FILE: u32 = 0x8;
+pub const RO_COMPAT_GDT_CSUM: u32 = 0x10;
+pub const RO_COMPAT_BIGALLOC: u32 = 0x200;
 pub const RO_COMPAT_METADATA_CSUM: u32 = 0x400;
+// s_feature_compat
+pub const COMPAT_RESIZE_INODE: u32 = 0x10;
+pub const COMPAT_DIR_INDEX: u32 = 0x20;
+pub const COMPAT_SPARSE_SUPER2: u32 = 0x200;
+// s_flags
+pub const FLAGS_UNSIGNED_HASH: u32 = 0x2;
 
 // s_state
 pub const STATE_VALID: u16 = 0x1;
@@ -89,6 +99,25 @@ pub struct Superblock {
     pub last_error_func: String,
     pub last_error_line: u32,
     pub checksum: u32,
+    // Geometry, for the project's own metadata reads (`raw`).
+    pub first_data_block: u32,
+    pub blocks_per_group: u32,
+    pub inodes_per_group: u32,
+    /// `s_inode_size` (128 on revision 0).
+    pub inode_size: u16,
+    /// First non-reserved inode (`s_first_ino`; 11 on revision 0).
+    pub first_ino: u32,
+    /// Bytes per group descriptor: `s_desc_size` with the 64bit feature, else 32.
+    pub desc_size: u16,
+    pub reserved_gdt_blocks: u16,
+    /// `s_flags`: signed/unsigned directory hash, test filesystem.
+    pub flags: u32,
+    /// Seed of every metadata checksum but the superblock's (`s_checksum_seed` with
+    /// csum_seed, else crc32c over the UUID).
+    pub csum_seed: u32,
+    /// `s_log_groups_per_flex`.
+    pub log_groups_per_flex: u8,
+    pub creator_os: u32,
 }
 
 fn u16_at(b: &[u8], o: usize) -> u16 {
@@ -163,6 +192,29 @@ impl Superblock {
             last_error_line: u32_at(b, 0x1D4),
             last_error_func: cstr(&b[0x1E0..0x200]),
             checksum: u32_at(b, OFF_CHECKSUM),
+            first_data_block: u32_at(b, 0x14),
+            blocks_per_group: u32_at(b, 0x20),
+            inodes_per_group: u32_at(b, 0x28),
+            inode_size: if u32_at(b, 0x4C) == 0 {
+                128
+            } else {
+                u16_at(b, 0x58)
+            },
+            first_ino: if u32_at(b, 0x4C) == 0 {
+                11
+            } else {
+                u32_at(b, 0x54)
+            },
+            desc_size: if is64 { u16_at(b, 0xFE) } else { 32 },
+            reserved_gdt_blocks: u16_at(b, 0xCE),
+            flags: u32_at(b, 0x160),
+            csum_seed: if incompat & INCOMPAT_CSUM_SEED != 0 {
+                u32_at(b, 0x270)
+            } else {
+                crc32c_raw(!0, &b[0x68..0x78])
+            },
+            log_groups_per_flex: b[0x174],
+            creator_os: u32_at(b, 0x48),
         };
         if sb.has_metadata_csum() {
             let computed = checksum(b);
@@ -178,6 +230,29 @@ impl Superblock {
 
     pub fn has_metadata_csum(&self) -> bool {
         self.feature_ro_compat & RO_COMPAT_METADATA_CSUM != 0
+    }
+    /// Group descriptors carry a checksum (crc32c with metadata_csum, crc16 with gdt_csum).
+    pub fn has_group_csum(&self) -> bool {
+        self.feature_ro_compat & (RO_COMPAT_METADATA_CSUM | RO_COMPAT_GDT_CSUM) != 0
+    }
+    pub fn is_64bit(&self) -> bool {
+        self.feature_incompat & INCOMPAT_64BIT != 0
+    }
+    /// Directory hashes were computed with unsigned chars (filesystems made on some non-x86
+    /// hosts).
+    pub fn unsigned_hash(&self) -> bool {
+        self.flags & FLAGS_UNSIGNED_HASH != 0
+    }
+    /// Number of block groups; `None` when the geometry fields are impossible.
+    pub fn group_count(&self) -> Option<u32> {
+        if self.blocks_per_group == 0 || self.inodes_per_group == 0 {
+            return None;
+        }
+        let data = self
+            .blocks_count
+            .checked_sub(u64::from(self.first_data_block))?;
+        let n = data.div_ceil(u64::from(self.blocks_per_group));
+        u32::try_from(n).ok().filter(|&n| n > 0)
     }
     pub fn has_journal(&self) -> bool {
         self.feature_compat & COMPAT_HAS_JOURNAL != 0

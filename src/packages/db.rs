@@ -1,0 +1,273 @@
+//! The guest's package database, whichever it is: dpkg's status file or an rpm database. The
+//! audits ask it which packages are installed (at which version, in which state), who owns a
+//! path, and for the records to verify.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use super::rpm::{self, RpmDb, RpmError, header::Header};
+use super::{Deviation, Record, Totals};
+use crate::fs::{FsError, RootFs};
+use crate::guest::dpkg::{self, Package};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Dpkg,
+    Rpm,
+}
+
+/// One installed package, whatever the database.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Installed {
+    pub name: String,
+    /// dpkg's `Version:`, or rpm's `[epoch:]version-release`.
+    pub version: String,
+    pub arch: Option<String>,
+    /// dpkg's state word (`installed`, `half-configured`…); `installed` for rpm.
+    pub state: String,
+    /// An interrupted install or upgrade (dpkg only: rpm has no such state).
+    pub half_done: bool,
+    /// Where the package's record is (dpkg: its status stanza's first line).
+    pub line: Option<usize>,
+    /// Expected bytes of its files, for progress estimates.
+    pub size: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("{path}: {source}")]
+    Dpkg {
+        path: String,
+        #[source]
+        source: FsError,
+    },
+    #[error(transparent)]
+    Rpm(#[from] RpmError),
+}
+
+enum Store {
+    Dpkg(Vec<Package>),
+    Rpm(RpmDb),
+}
+
+/// An opened package database.
+pub struct PackageDb {
+    pub kind: Kind,
+    /// Guest path of the database (`/var/lib/dpkg/status`, `/var/lib/rpm/rpmdb.sqlite`…).
+    pub path: String,
+    pub packages: Vec<Installed>,
+    /// Records that could not be read (a damaged stanza, page or header): (where, why).
+    pub damaged: Vec<String>,
+    store: Store,
+}
+
+impl std::fmt::Debug for PackageDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PackageDb")
+            .field("kind", &self.kind)
+            .field("path", &self.path)
+            .field("packages", &self.packages.len())
+            .finish()
+    }
+}
+
+/// `/usr/lib/x` and `/lib/x` are one file on a merged-/usr system, and a database may list
+/// either spelling.
+pub fn unmerged(p: &str) -> &str {
+    p.strip_prefix("/usr")
+        .filter(|r| {
+            ["/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin"]
+                .iter()
+                .any(|d| r.starts_with(&format!("{d}/")))
+        })
+        .unwrap_or(p)
+}
+
+impl PackageDb {
+    /// Opens the guest's package database: dpkg's when `/var/lib/dpkg/status` exists, else
+    /// rpm's. `Ok(None)` when the guest has neither.
+    pub fn open(fs: &RootFs) -> Result<Option<PackageDb>, DbError> {
+        match dpkg::read_status(fs) {
+            Ok((pkgs, bad)) => {
+                let packages = pkgs
+                    .iter()
+                    .filter(|p| p.status.state != "not-installed")
+                    .map(|p| Installed {
+                        name: p.name.clone(),
+                        version: p.version.clone().unwrap_or_default(),
+                        arch: p.arch.clone(),
+                        state: p.status.state.clone(),
+                        half_done: p.status.is_half_done(),
+                        line: Some(p.line),
+                        size: p.installed_size.unwrap_or(0) * 1024,
+                    })
+                    .collect();
+                return Ok(Some(PackageDb {
+                    kind: Kind::Dpkg,
+                    path: dpkg::STATUS_PATH.into(),
+                    packages,
+                    damaged: bad
+                        .into_iter()
+                        .map(|b| format!("{}:{}: {}", dpkg::STATUS_PATH, b.line, b.reason))
+                        .collect(),
+                    store: Store::Dpkg(pkgs),
+                }));
+            }
+            Err(FsError::NotFound(_)) => {}
+            Err(source) => {
+                return Err(DbError::Dpkg {
+                    path: dpkg::STATUS_PATH.into(),
+                    source,
+                });
+            }
+        }
+        let Some(db) = RpmDb::open(fs)? else {
+            return Ok(None);
+        };
+        let mut packages = Vec::new();
+        let mut damaged = Vec::new();
+        let problems = db.for_each_blob(&mut |blob| match Header::parse(blob)
+            .and_then(|h| rpm::package(&h))
+        {
+            Ok(p) if p.name == "gpg-pubkey" => {}
+            Ok(p) => packages.push(Installed {
+                version: p.evr(),
+                name: p.name,
+                arch: p.arch,
+                state: "installed".into(),
+                half_done: false,
+                line: None,
+                size: p.size,
+            }),
+            Err(e) => damaged.push(format!("a header: {e}")),
+        })?;
+        damaged.extend(problems);
+        Ok(Some(PackageDb {
+            kind: Kind::Rpm,
+            path: db.path.clone(),
+            packages,
+            damaged,
+            store: Store::Rpm(db),
+        }))
+    }
+
+    /// The installed version of a package (`1:9.2p1-2+deb12u3`, `8.7p1-38.el9`).
+    pub fn version_of(&self, name: &str) -> Option<&str> {
+        self.packages
+            .iter()
+            .find(|p| p.name == name && (p.state == "installed" || p.state.starts_with("triggers")))
+            .map(|p| p.version.as_str())
+    }
+
+    pub fn package(&self, name: &str) -> Option<&Installed> {
+        self.packages.iter().find(|p| p.name == name)
+    }
+
+    /// Which package owns each of `paths` (compared with both usr-merge spellings), like
+    /// `dpkg -S` / `rpm -qf`.
+    pub fn owners(&self, fs: &RootFs, paths: &[String]) -> HashMap<String, String> {
+        let want: HashMap<&str, &str> = paths.iter().map(|p| (unmerged(p), p.as_str())).collect();
+        let mut out = HashMap::new();
+        let mut consider = |pkg: &str, path: &str| {
+            if let Some(orig) = want.get(unmerged(path)) {
+                out.entry(orig.to_string())
+                    .or_insert_with(|| pkg.to_string());
+            }
+        };
+        match &self.store {
+            Store::Dpkg(pkgs) => {
+                for p in pkgs {
+                    let list = [
+                        p.arch
+                            .as_ref()
+                            .map(|a| format!("/var/lib/dpkg/info/{}:{a}.list", p.name)),
+                        Some(format!("/var/lib/dpkg/info/{}.list", p.name)),
+                    ];
+                    let Some(text) = list.into_iter().flatten().find_map(|f| {
+                        fs.read_limited(&f, 64 << 20)
+                            .ok()
+                            .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    }) else {
+                        continue;
+                    };
+                    for l in text.lines() {
+                        consider(&p.name, l);
+                    }
+                }
+            }
+            Store::Rpm(db) => {
+                let _ = db.for_each_blob(&mut |blob| {
+                    let Ok(h) = Header::parse(blob) else { return };
+                    let (Ok(pkg), Ok(paths)) = (rpm::package(&h), rpm::file_paths(&h)) else {
+                        return;
+                    };
+                    for p in &paths {
+                        consider(&pkg.name, p);
+                    }
+                });
+            }
+        }
+        out
+    }
+
+    /// Produces the records of the packages named in `only` (every package when `None`) and
+    /// returns what was produced. Unreadable package headers are added to `damaged`.
+    pub fn records(
+        &self,
+        fs: &RootFs,
+        only: Option<&HashSet<String>>,
+        emit: &mut dyn FnMut(Record),
+        damaged: &mut Vec<String>,
+    ) -> Totals {
+        let mut totals = Totals::default();
+        let chosen = |name: &str| only.is_none_or(|o| o.contains(name));
+        match &self.store {
+            Store::Dpkg(pkgs) => {
+                let files = super::dpkg::DpkgFiles::new(fs);
+                let sel: Vec<&Package> = pkgs.iter().filter(|p| chosen(&p.name)).collect();
+                files.records(&sel, &mut totals, emit);
+            }
+            Store::Rpm(db) => {
+                let ids = rpm::Ids::read(fs);
+                let res = db.for_each_blob(&mut |blob| {
+                    let h = match Header::parse(blob) {
+                        Ok(h) => h,
+                        Err(e) => return damaged.push(format!("a header: {e}")),
+                    };
+                    let Ok(pkg) = rpm::package(&h) else { return };
+                    if !chosen(&pkg.name) || pkg.name == "gpg-pubkey" {
+                        return;
+                    }
+                    let name: Arc<str> = Arc::from(pkg.name.as_str());
+                    match rpm::records(&h, &name, &ids) {
+                        Ok(recs) => {
+                            totals.packages += 1;
+                            for r in recs {
+                                if r.expect.state == super::FileState::NotInstalled {
+                                    totals.excluded += 1;
+                                    continue;
+                                }
+                                totals.files += 1;
+                                emit(r);
+                            }
+                        }
+                        Err(e) => damaged.push(format!("{}: {e}", pkg.nvra())),
+                    }
+                });
+                if let Err(e) = res {
+                    damaged.push(e.to_string());
+                }
+            }
+        }
+        totals
+    }
+
+    /// Database-specific clean-up of the deviations (dpkg: usr-merge aliases).
+    pub fn reconcile(&self, fs: &RootFs, devs: &mut Vec<Deviation>) -> usize {
+        match &self.store {
+            Store::Dpkg(pkgs) => super::dpkg::DpkgFiles::new(fs).reconcile(pkgs, devs),
+            Store::Rpm(_) => 0,
+        }
+    }
+}

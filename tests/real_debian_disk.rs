@@ -1,0 +1,149 @@
+//! The disk-health part of the real Debian 12 end-to-end run (scripts/e2e-debian.sh): the
+//! healthy image is clean for the metadata scan and e2fsck -fn alike; a superblock marked with
+//! errors, an inode with a bad checksum and a cleared inode still named in its directory are
+//! each reported precisely, by `check` and by `fsck`, on the inodes e2fsck names.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+fn cache() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os("RESCUE_INSPECT_DEBIAN")?);
+    dir.join("ext4.img").exists().then_some(dir)
+}
+
+fn sparse_copy(from: &Path, to: &Path) {
+    assert!(
+        Command::new("cp")
+            .arg("--sparse=always")
+            .arg(from)
+            .arg(to)
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+fn e2fsck_n(img: &Path) -> (bool, String) {
+    let o = Command::new("e2fsck").arg("-fn").arg(img).output().unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
+}
+
+fn fsck_json(img: &Path) -> serde_json::Value {
+    let o = bin()
+        .arg("fsck")
+        .arg(img)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn ino(img: &Path, path: &str) -> u64 {
+    let o = Command::new("debugfs")
+        .arg("-R")
+        .arg(format!("stat {path}"))
+        .arg(img)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn real_debian_12_disk_damage() {
+    let Some(dir) = cache() else {
+        eprintln!("skipped: set RESCUE_INSPECT_DEBIAN (scripts/e2e-debian.sh does)");
+        return;
+    };
+    let t = tempdir();
+    let img = t.path().join("ext4.img");
+    sparse_copy(&dir.join("ext4.img"), &img);
+
+    // Healthy: clean for both, and for check --deep.
+    assert!(e2fsck_n(&img).0);
+    let r = fsck_json(&img);
+    assert_eq!(r["problems"].as_array().unwrap().len(), 0, "{r:#}");
+    assert!(r["inodes_in_use"].as_u64().unwrap() > 10_000);
+    let (code, rep) = check_json(&img, &["--deep"]);
+    assert_eq!(
+        (code, &rep["summary"]["critical"]),
+        (0, &serde_json::json!(0)),
+        "{rep}"
+    );
+    assert_eq!(with("FS-044", &rep).len(), 1);
+
+    // An inode with a bad checksum (a file sshd reads) and a cleared inode still named in its
+    // directory (a PAM file login reads).
+    let bad = ino(&img, "/etc/ssh/moduli");
+    let cleared = ino(&img, "/etc/pam.d/sshd");
+    debugfs_w(
+        &img,
+        &format!("sif <{bad}> checksum 0x1234\nclri <{cleared}>\n"),
+    );
+    let (clean, out) = e2fsck_n(&img);
+    assert!(!clean);
+    assert!(
+        out.contains(&format!(
+            "Inode {bad} passes checks, but checksum does not match inode"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("has deleted/unused inode {cleared}")),
+        "{out}"
+    );
+    let r = fsck_json(&img);
+    let problems = r["problems"].as_array().unwrap();
+    assert!(
+        problems.iter().any(|p| p["ino"].as_u64() == Some(bad)
+            && p["path"] == "/etc/ssh/moduli"
+            && p["detail"].as_str().unwrap().contains("checksum mismatch")),
+        "{r:#}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p["path"] == "/etc/pam.d" && p["other_inodes"][0].as_u64() == Some(cleared)),
+        "{r:#}"
+    );
+    let (_, rep) = check_json(&img, &[]);
+    let f = with("FS-015", &rep);
+    assert!(
+        f.iter().any(|f| f["title"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("/etc/ssh/moduli: inode {bad}: checksum mismatch"))),
+        "{rep}"
+    );
+    assert!(f.iter().any(|f| f["title"].as_str().unwrap().contains(&format!("/etc/pam.d/sshd: inode {cleared}: unused (cleared) but still named in its directory"))), "{rep}");
+    assert_eq!(rep["target"]["os"]["id"], "debian");
+
+    // The kernel's record of errors, with the first error's inode.
+    let img2 = t.path().join("errors.img");
+    sparse_copy(&dir.join("ext4.img"), &img2);
+    debugfs_w(
+        &img2,
+        "ssv state 3\nssv error_count 2\nssv first_error_time 20261201100000\nssv first_error_ino 131\nssv first_error_func ext4_lookup\nssv first_error_line 1850\n",
+    );
+    let (code, rep) = check_json(&img2, &[]);
+    assert_eq!(code, 0, "{rep}");
+    let f = &with("FS-020", &rep)[0];
+    assert!(
+        f["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ext4_lookup:1850, inode 131"),
+        "{f}"
+    );
+}
