@@ -300,3 +300,39 @@ fn metadata_walk_agrees_with_xfs_repair_n() {
         );
     }
 }
+
+#[test]
+fn fsck_and_check_deep_walk_xfs() {
+    if !tools(&["mkfs.xfs", "xfs_db"]) {
+        return;
+    }
+    let t = tempdir();
+    let img = rocky_image(t.path(), "fsck.img");
+    let (code, out, err) = run(&[&"fsck", &img]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("0 problem(s)") && out.contains("(XFS)"),
+        "{out}"
+    );
+    let (code, r) = check_json(&img, &["--deep"]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(ids(&r), vec!["XFS-031".to_string()], "{r}");
+    xfs_db_x(
+        &img,
+        &["path /etc/hostname".into(), "write core.nlinkv2 3".into()],
+    );
+    let (code, out, _) = run(&[&"fsck", &img, &"--format", &"json"]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["problems"][0]["path"], "/etc/hostname", "{v}");
+    let (_, r) = check_json(&img, &["--deep"]);
+    let f = &with("XFS-030", &r)[0];
+    assert_eq!(f["path"], "/etc/hostname");
+    assert!(
+        f["title"]
+            .as_str()
+            .unwrap()
+            .contains("link count 3, should be 1"),
+        "{f}"
+    );
+}

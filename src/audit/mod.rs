@@ -12,7 +12,7 @@ pub mod packages;
 pub mod scan;
 pub mod sshd;
 mod volume;
-mod xfs;
+pub mod xfs;
 
 use crate::inspect::Inspection;
 use crate::report::{Category, Confidence, Finding, Severity, Verdict};

@@ -7,6 +7,7 @@ use super::{Rule, Settings};
 use crate::fs::RootFs;
 use crate::fs::xfs::log::LogState;
 use crate::fs::xfs::superblock::{self as xsb, Superblock};
+use crate::fs::xfs::walk::{self, WalkReport};
 use crate::fs::xfs::{XfsHealth, XfsInfo};
 use crate::inspect::Inspection;
 use crate::report::{Category, Confidence, Finding, Severity};
@@ -95,7 +96,125 @@ newer kernel in the guest, or recreate the filesystem without the feature (featu
 removed in place); copy the data with `xfsdump`/`rsync`.",
 };
 
-pub static RULES: &[&Rule] = &[&XFS_001, &XFS_010, &XFS_011, &XFS_020, &XFS_021, &XFS_022];
+pub static XFS_030: Rule = Rule {
+    id: "XFS-030",
+    severity: Severity::Warning,
+    category: Category::Filesystem,
+    summary: "XFS metadata walk: an inode, directory, link count or extent is wrong",
+    doc: "The metadata walk (`fsck`, `check --deep` on XFS) reads the inode btrees of every AG \
+(sparse chunks honoured), verifies every allocated inode (magic, CRC, version, fork formats), \
+reads every directory and checks each entry against the inode allocation and its file type, \
+walks the tree from the root (disconnected inodes, directories reached twice), recounts link \
+counts, and checks that every extent lies inside its AG and, without reflink, that no block is \
+claimed twice, as `xfs_repair -n` does in its phases 2 to 7.\n\nWhy it matters: the kernel \
+refuses a damaged inode or directory block (EFSCORRUPTED) and may shut the filesystem down; \
+wrong link counts free inodes still in use; files under a damaged directory are unreachable.\n\n\
+Fix: after a snapshot, `xfs_repair -n PARTITION` to see the same problems, then `xfs_repair \
+PARTITION` (unmounted; mount once first if the log is dirty).",
+};
+
+pub static XFS_031: Rule = Rule {
+    id: "XFS-031",
+    severity: Severity::Info,
+    category: Category::Filesystem,
+    summary: "XFS metadata walk: the filesystem is consistent",
+    doc: "The XFS metadata walk found every allocated inode valid, every entry pointing to an \
+allocated inode of its type, every inode connected, every link count and extent right.\n\nWhy it \
+matters: context: the filesystem metadata is not why SSH fails.\n\nFix: nothing needed.",
+};
+
+pub static RULES: &[&Rule] = &[
+    &XFS_001, &XFS_010, &XFS_011, &XFS_020, &XFS_021, &XFS_022, &XFS_030, &XFS_031,
+];
+
+/// The XFS filesystem the metadata walk should look at: the root when it is XFS, or with no
+/// root the first XFS on the volume; `None` when there is none (the ext4 scan applies).
+pub fn scan_target(insp: &Inspection) -> Option<crate::volume::Slice> {
+    let layout = insp.layout.as_ref()?;
+    let entry = match &insp.root {
+        Some(r) if r.xfs.is_some() => r.entry?,
+        Some(_) => return None,
+        None => {
+            insp.candidates
+                .iter()
+                .find(|c| layout.entries[c.entry].probe.kind == crate::volume::FsKind::Xfs)?
+                .entry
+        }
+    };
+    Some(layout.entries[entry].slice.clone())
+}
+
+/// Runs the walk on the XFS target, if there is one.
+pub fn scan(insp: &Inspection) -> Option<Result<WalkReport, String>> {
+    let slice = scan_target(insp)?;
+    Some(walk::check(&slice).map_err(|e| format!("cannot walk the XFS metadata: {e}")))
+}
+
+/// One finding per problem, or XFS-031 when the walk found none.
+pub fn walk_findings(rep: &WalkReport, dev: &str) -> Vec<Finding> {
+    if rep.problems.is_empty() {
+        return vec![XFS_031.finding(
+            "XFS metadata walk: no problems",
+            format!(
+                "{} allocated inodes ({} directories reached from the root): every inode, entry, link count and extent checks out.",
+                rep.inodes, rep.directories
+            ),
+        )];
+    }
+    let mut out: Vec<Finding> = rep
+        .problems
+        .iter()
+        .map(|p| {
+            let subject = match (p.ino, &p.path) {
+                (Some(i), Some(path)) => format!("inode {i} ({})", path.display()),
+                (Some(i), None) => format!("inode {i}"),
+                _ => "allocation group".into(),
+            };
+            let mut f = XFS_030
+                .finding(
+                    format!("{subject}: {}", p.detail),
+                    format!("The XFS metadata walk found: {}.", p.detail),
+                )
+                .fix(format!("xfs_repair -n {dev}   # the same check by xfsprogs; after a snapshot, repair with: xfs_repair {dev}"));
+            if let Some(path) = &p.path {
+                f = f.at(path.display().to_string());
+            }
+            f
+        })
+        .collect();
+    if rep.truncated {
+        out.push(XFS_030.finding(
+            "XFS metadata walk: more problems than listed",
+            "The walk keeps a bounded number of problems; the filesystem is badly damaged.",
+        ));
+    }
+    out
+}
+
+/// `rescue-inspect fsck` text output for XFS.
+pub fn render_walk_text(rep: &WalkReport) -> String {
+    let mut s = String::new();
+    for p in &rep.problems {
+        let who = match (p.ino, &p.path) {
+            (Some(i), Some(path)) => format!("inode {i} ({})", path.display()),
+            (Some(i), None) => format!("inode {i}"),
+            _ => "AG".into(),
+        };
+        s.push_str(&format!("{who}: {}\n", p.detail));
+    }
+    s.push_str(&format!(
+        "\n{} problem(s){}; {} allocated inodes, {} directories (XFS)\n",
+        rep.problems.len(),
+        if rep.truncated {
+            " (more not kept)"
+        } else {
+            ""
+        },
+        rep.inodes,
+        rep.directories
+    ));
+    s
+}
 
 /// The finding for an XFS candidate that could not be opened.
 pub fn unreadable(what: &str, reason: &str, dev: &str) -> Finding {

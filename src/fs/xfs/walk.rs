@@ -22,7 +22,7 @@ use crate::volume::Slice;
 pub const MAX_INODES: usize = 20_000_000;
 pub const MAX_PROBLEMS: usize = 1000;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Problem {
     pub ino: Option<u64>,
     /// A guest path of the inode, when the walk reached it.
@@ -30,7 +30,7 @@ pub struct Problem {
     pub detail: String,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct WalkReport {
     pub inodes: u64,
     pub directories: u64,
