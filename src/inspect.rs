@@ -191,6 +191,15 @@ fn is_root_type(t: &PartType) -> bool {
     ].contains(&guid.as_str()))
 }
 
+/// LV names installers give the root (`rhel/root`, `cl/root`, `ubuntu-vg/ubuntu-lv`,
+/// `VolGroup00/LogVol00`): like the GPT root type, a hint among root-like candidates.
+fn is_root_lv(name: &str) -> bool {
+    matches!(
+        name,
+        "root" | "lv_root" | "rootlv" | "ubuntu-lv" | "LogVol00"
+    )
+}
+
 /// Examines one volume entry.
 fn examine(layout: &Layout, i: usize) -> Content {
     let e = &layout.entries[i];
@@ -204,6 +213,9 @@ fn examine(layout: &Layout, i: usize) -> Content {
                         .as_ref()
                         .is_some_and(|p| is_root_type(&p.part_type))
                 {
+                    root_score += 2;
+                }
+                if root_score > 0 && e.lv.as_ref().is_some_and(|l| is_root_lv(&l.name)) {
                     root_score += 2;
                 }
                 Content::Ext {
@@ -227,6 +239,9 @@ fn examine(layout: &Layout, i: usize) -> Content {
                 {
                     root_score += 2;
                 }
+                if root_score > 0 && e.lv.as_ref().is_some_and(|l| is_root_lv(&l.name)) {
+                    root_score += 2;
+                }
                 Content::Xfs {
                     volume: Box::new(volume),
                     os,
@@ -245,9 +260,10 @@ fn examine(layout: &Layout, i: usize) -> Content {
 /// Describes an entry for messages: `partition 2 (ext4, "cloudimg-rootfs")`.
 pub fn describe_entry(layout: &Layout, i: usize) -> String {
     let e = &layout.entries[i];
-    let mut s = match &e.partition {
-        Some(p) => format!("partition {}", p.index),
-        None => "the whole device".to_string(),
+    let mut s = match (&e.partition, &e.lv) {
+        (Some(p), _) => format!("partition {}", p.index),
+        (None, Some(lv)) => format!("logical volume {}/{}", lv.vg, lv.name),
+        (None, None) => "the whole device".to_string(),
     };
     s.push_str(&format!(" ({}", e.probe.kind.as_str()));
     if let Some(l) = &e.probe.label {

@@ -149,6 +149,12 @@ fn partition_device(layout: &Layout, index: Option<u32>) -> String {
 
 /// The device name of the chosen root, for commands.
 pub fn root_device(insp: &Inspection) -> String {
+    if let (Some(layout), Some(i)) = (&insp.layout, insp.root.as_ref().and_then(|r| r.entry)) {
+        if let Some(lv) = &layout.entries[i].lv {
+            // Activated on the recovery host (vgchange -ay VG).
+            return lv.dev_path();
+        }
+    }
     match (&insp.layout, &insp.root) {
         (Some(layout), Some(root)) => partition_device(
             layout,
@@ -266,7 +272,29 @@ pub fn audit(insp: &Inspection, settings: &Settings, out: &mut Vec<Finding>) {
             for (entry, kind, index) in unsupported {
                 let what = describe_entry(layout, entry);
                 let dev = partition_device(layout, index);
-                let (title, detail, fix) = unsupported_advice(kind, &what, &dev, mp);
+                let (title, mut detail, fix) = unsupported_advice(kind, &what, &dev, mp);
+                if kind == FsKind::Lvm2Pv {
+                    // What the native LVM reader made of the volume groups.
+                    let lvs: Vec<String> = layout
+                        .entries
+                        .iter()
+                        .filter_map(|e| {
+                            let lv = e.lv.as_ref()?;
+                            Some(match &lv.unsupported {
+                                Some(why) => format!("{}/{}: {why}", lv.vg, lv.name),
+                                None => format!(
+                                    "{}/{}: {}, no root on it",
+                                    lv.vg,
+                                    lv.name,
+                                    e.probe.kind.as_str()
+                                ),
+                            })
+                        })
+                        .collect();
+                    if !lvs.is_empty() {
+                        detail.push_str(&format!("\nLogical volumes: {}.", lvs.join("; ")));
+                    }
+                }
                 out.push(
                     ROOT_002
                         .finding(title, detail)
@@ -318,8 +346,8 @@ fn unsupported_advice(kind: FsKind, what: &str, dev: &str, mp: &str) -> (String,
             format!("mkdir -p {mp} && mount -o ro {dev} {mp} && rescue-inspect check {mp}"),
         ),
         FsKind::Lvm2Pv => (
-            format!("{what} is an LVM2 physical volume: not read natively by this build"),
-            "The root is likely a logical volume (rhel-root, cl-root, ubuntu-vg/ubuntu-lv). Activate the volume group and mount the root LV read-only. When the recovery host has a volume group of the same name, activate only this device (LVM 2.03.12+: `--devices`).".into(),
+            format!("{what} is an LVM2 physical volume, and no readable root is on its logical volumes"),
+            "The root is likely a logical volume (rhel-root, cl-root, ubuntu-vg/ubuntu-lv). This build reads linear and striped LVs natively; thin, RAID, mirror, snapshot and cache LVs (or a PV missing from this device) need the kernel: activate the volume group and mount the root LV read-only. When the recovery host has a volume group of the same name, activate only this device (LVM 2.03.12+: `--devices`).".into(),
             format!("pvs {dev}; vgchange -ay --devices {dev} VGNAME && mount -o ro /dev/VGNAME/ROOTLV {mp} && rescue-inspect check {mp}"),
         ),
         FsKind::Luks1 | FsKind::Luks2 => (

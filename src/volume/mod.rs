@@ -6,6 +6,7 @@
 
 pub mod device;
 pub mod gpt;
+pub mod lvm;
 pub mod mbr;
 pub mod probe;
 pub mod table;
@@ -55,6 +56,8 @@ pub struct VolumeEntry {
     pub partition: Option<Partition>,
     pub slice: Slice,
     pub probe: Probe,
+    /// An LVM logical volume (on PVs listed as other entries), not a partition.
+    pub lv: Option<lvm::LvInfo>,
 }
 
 /// The target's layout: its partition table and what each partition holds.
@@ -76,6 +79,7 @@ pub fn discover(device: Arc<Device>) -> Result<Layout, VolumeError> {
             partition: None,
             slice,
             probe,
+            lv: None,
         });
     } else {
         for p in &table.partitions {
@@ -89,6 +93,39 @@ pub fn discover(device: Arc<Device>) -> Result<Layout, VolumeError> {
                 partition: Some(p.clone()),
                 slice,
                 probe,
+                lv: None,
+            });
+        }
+    }
+    // Logical volumes of the volume groups whose PVs are here, after the PVs.
+    let pvs: Vec<Slice> = entries
+        .iter()
+        .filter(|e| e.probe.kind == FsKind::Lvm2Pv)
+        .map(|e| e.slice.clone())
+        .collect();
+    if !pvs.is_empty() {
+        for (info, map) in lvm::logical_volumes(&pvs) {
+            let (slice, probe) = match map {
+                Some(m) => {
+                    let slice = Slice::logical(device.clone(), m);
+                    let probe = probe::probe(&slice);
+                    (slice, probe)
+                }
+                None => (
+                    Slice::new(device.clone(), 0, 0),
+                    Probe {
+                        kind: FsKind::Unknown,
+                        label: None,
+                        uuid: None,
+                        error: info.unsupported.clone(),
+                    },
+                ),
+            };
+            entries.push(VolumeEntry {
+                partition: None,
+                slice,
+                probe,
+                lv: Some(info),
             });
         }
     }
