@@ -273,6 +273,32 @@ pub fn audit(insp: &Inspection, settings: &Settings, out: &mut Vec<Finding>) {
                 let what = describe_entry(layout, entry);
                 let dev = partition_device(layout, index);
                 let (title, mut detail, fix) = unsupported_advice(kind, &what, &dev, mp);
+                if matches!(kind, FsKind::Luks1 | FsKind::Luks2 | FsKind::Btrfs) {
+                    let head = layout.entries[entry]
+                        .slice
+                        .read_upto(0, 4 << 20)
+                        .unwrap_or_default();
+                    if let Some(l) = crate::volume::luks::parse(&head) {
+                        detail.push_str(&format!("\nHeader: {}. Encrypted: nothing on it can be inspected without the passphrase or a key file.", l.describe()));
+                    }
+                    if let Some(b) = crate::volume::btrfs::parse(&head) {
+                        detail.push_str(&format!(
+                            "\nSuperblock: UUID {}{}, generation {}, {} device(s){}.",
+                            b.uuid,
+                            b.label
+                                .as_deref()
+                                .map(|l| format!(", label \"{l}\""))
+                                .unwrap_or_default(),
+                            b.generation,
+                            b.num_devices,
+                            if b.num_devices > 1 {
+                                " (every device must be attached to mount it)"
+                            } else {
+                                ""
+                            }
+                        ));
+                    }
+                }
                 if kind == FsKind::Lvm2Pv {
                     // What the native LVM reader made of the volume groups.
                     let lvs: Vec<String> = layout

@@ -4,8 +4,10 @@
 //! 4096-byte sectors, MBR with extended/logical partitions, or none); `probe::probe` names the
 //! filesystem or container on each by its magic numbers. Nothing here interprets files.
 
+pub mod btrfs;
 pub mod device;
 pub mod gpt;
+pub mod luks;
 pub mod lvm;
 pub mod mbr;
 pub mod probe;
