@@ -486,3 +486,56 @@ fn rocky_xfs_root_is_inspected_end_to_end() {
     );
     assert!(out.contains("Inode: ") && out.contains("Change: "), "{out}");
 }
+
+#[test]
+fn amazon_linux_like_xfs_root_is_inspected_end_to_end() {
+    if !tools(&["mkfs.xfs", "xfs_db", "sgdisk"]) {
+        return;
+    }
+    let t = tempdir();
+    let mut g = Guest::rocky();
+    g.remove("/usr/lib/os-release");
+    g.remove("/etc/redhat-release");
+    g.text(
+        "/usr/lib/os-release",
+        "NAME=\"Amazon Linux\"\nVERSION=\"2023\"\nID=\"amzn\"\nID_LIKE=\"fedora\"\nVERSION_ID=\"2023\"\nPLATFORM_ID=\"platform:al2023\"\nPRETTY_NAME=\"Amazon Linux 2023.6.20241212\"\n",
+    );
+    g.text(
+        "/etc/system-release",
+        "Amazon Linux release 2023.6.20241212 (Amazon Linux)\n",
+    );
+    g.text(
+        "/etc/passwd",
+        "root:x:0:0:root:/root:/bin/bash\nsshd:x:74:74:Privilege-separated SSH:/usr/share/empty.sshd:/sbin/nologin\nec2-user:x:1000:1000:EC2 Default User:/home/ec2-user:/bin/bash\n",
+    );
+    g.file(
+        "/etc/shadow",
+        b"root:*LOCK*:14600::::::\nsshd:!!:19000::::::\nec2-user:!!:19000:0:99999:7:::\n",
+        0o000,
+        0,
+        0,
+    );
+    g.text(
+        "/etc/group",
+        "root:x:0:\nwheel:x:10:ec2-user\nssh_keys:x:997:\nsshd:x:74:\nec2-user:x:1000:\n",
+    );
+    g.remove("/home/admin");
+    g.dir("/home/ec2-user", 0o700, 1000, 1000);
+    g.dir("/home/ec2-user/.ssh", 0o700, 1000, 1000);
+    g.file(
+        "/home/ec2-user/.ssh/authorized_keys",
+        b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRoaXMtaXMtYS10ZXN0LWtleS1mb3ItcmVzY3VlLW9r my-key\n",
+        0o600,
+        1000,
+        1000,
+    );
+    let fs = g.xfs(t.path(), &t.path().join("al.xfs"), 320, &["-L", "/"]);
+    let disk = t.path().join("al.img");
+    common::disk(&fs, Disk::Gpt512, &disk);
+    let (code, r) = check_json(&disk, &[]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(ids(&r), Vec::<String>::new(), "{r}");
+    assert_eq!(r["target"]["os"]["id"], "amzn");
+    assert_eq!(r["target"]["filesystem"]["label"], "/");
+    assert_eq!(verdict(&r, "ec2-user")["key_login"], "allowed", "{r}");
+}

@@ -148,7 +148,10 @@ impl Guest {
         f.set_len(u64::from(size_mb) << 20).unwrap();
         drop(f);
         let mut cmd = Command::new("mkfs.xfs");
-        cmd.args(["-q", "-f", "-L", "fixture-root"]);
+        cmd.args(["-q", "-f"]);
+        if !mkfs.contains(&"-L") {
+            cmd.args(["-L", "fixture-root"]);
+        }
         if !mkfs.iter().any(|a| a.contains("crc=0")) {
             cmd.args(["-m", &format!("uuid={FIXTURE_UUID}")]);
         }

@@ -26,6 +26,8 @@ const NODE3_MAGIC: u16 = 0x3ebe;
 const DA3_CRC_OFF: usize = 12;
 /// Linux's `XATTR_SIZE_MAX`.
 const MAX_VALUE: u32 = 65536;
+/// Attribute blocks read at most for one lookup (real forks hold a handful).
+const MAX_BLOCKS: usize = 4096;
 /// dabtree depth bound (`XFS_DA_NODE_MAXDEPTH`).
 const MAX_DEPTH: u16 = 5;
 
@@ -129,6 +131,12 @@ fn lookup_block(
             ino,
             format!("block {lblk} is referenced twice"),
         ));
+    }
+    if seen.len() > MAX_BLOCKS {
+        return Err(XfsError::Limit {
+            ino,
+            detail: format!("attribute tree of more than {MAX_BLOCKS} blocks"),
+        });
     }
     let v5 = disk.sb().is_v5();
     let b = read_lblk(disk, extents, lblk, ino)?;

@@ -39,6 +39,9 @@ pub use superblock::Superblock;
 /// Entries of one directory this reader holds at most (a crafted directory cannot exhaust
 /// memory; real roots stay far below).
 pub const MAX_DIR_ENTRIES: usize = 2_000_000;
+/// Directory data read at most for one directory (2 million entries fit in far less), so a
+/// crafted block map cannot make a listing read for minutes.
+const MAX_DIR_BYTES: u64 = 256 << 20;
 /// Directory entries cached across directories before the cache is dropped.
 const DIR_CACHE_ENTRIES: usize = 500_000;
 /// `XFS_SYMLINK_MAXLEN`.
@@ -184,6 +187,7 @@ impl XfsBackend {
         let bs = u64::from(sb.blocksize);
         let per = 1u64 << sb.dirblklog;
         let leaf_blk = dir::LEAF_OFFSET / bs;
+        let max_blocks = MAX_DIR_BYTES / u64::from(sb.dirblksize());
         // The directory blocks (in fs-block units, aligned to `per`) that hold data.
         let mut starts: Vec<u64> = Vec::new();
         for e in &exts {
@@ -196,10 +200,13 @@ impl XfsBackend {
                 if starts.last() != Some(&db) {
                     starts.push(db);
                 }
-                if starts.len() > MAX_DIR_ENTRIES / 4 {
+                if starts.len() as u64 > max_blocks {
                     return Err(XfsError::Limit {
                         ino: ip.ino,
-                        detail: "directory has more data blocks than this reader lists".into(),
+                        detail: format!(
+                            "directory maps more than {} MiB of data blocks",
+                            MAX_DIR_BYTES >> 20
+                        ),
                     });
                 }
                 db += per;

@@ -21,6 +21,8 @@ use crate::volume::Slice;
 
 pub const MAX_INODES: usize = 20_000_000;
 pub const MAX_PROBLEMS: usize = 1000;
+/// Inode btree blocks visited per AG at most (a real AG of 10 million inodes has ~700).
+const MAX_INOBT_BLOCKS: usize = 262_144;
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Problem {
@@ -113,6 +115,14 @@ fn inobt(
             None,
             None,
             format!("{here}: outside the AG or referenced twice"),
+        );
+        return Ok(());
+    }
+    if seen.len() > MAX_INOBT_BLOCKS {
+        rep.push(
+            None,
+            None,
+            format!("AG {agno}: inode btree of more than {MAX_INOBT_BLOCKS} blocks"),
         );
         return Ok(());
     }

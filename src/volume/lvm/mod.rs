@@ -146,7 +146,9 @@ impl LvMap {
         }
         let mut pos = offset;
         while !buf.is_empty() {
-            let i = self.segs.partition_point(|s| s.start + s.len <= pos);
+            let i = self
+                .segs
+                .partition_point(|s| s.start.saturating_add(s.len) <= pos);
             let Some(seg) = self.segs.get(i).filter(|s| s.start <= pos) else {
                 return Err(VolumeError::BeyondEnd {
                     offset: pos,
@@ -162,15 +164,27 @@ impl LvMap {
                     stripe_size,
                     stripes,
                 } => {
-                    let (slice, at) = if stripes.len() == 1 {
-                        (&stripes[0].0, stripes[0].1 + in_seg)
-                    } else {
-                        let k = stripes.len() as u64;
-                        let chunk = in_seg / stripe_size;
-                        let within = in_seg % stripe_size;
-                        n = n.min(stripe_size - within);
-                        let (s, base) = &stripes[(chunk % k) as usize];
-                        (s, base + (chunk / k) * stripe_size + within)
+                    let k = stripes.len() as u64;
+                    let (slice, at) = match stripes.as_slice() {
+                        [] => {
+                            return Err(VolumeError::BeyondEnd {
+                                offset: pos,
+                                len: buf.len() as u64,
+                                size: self.size,
+                            });
+                        }
+                        [(s, base)] => (s, base.saturating_add(in_seg)),
+                        _ => {
+                            let chunk = in_seg / stripe_size;
+                            let within = in_seg % stripe_size;
+                            n = n.min(stripe_size - within);
+                            let (s, base) = &stripes[(chunk % k) as usize];
+                            (
+                                s,
+                                base.saturating_add((chunk / k).saturating_mul(*stripe_size))
+                                    .saturating_add(within),
+                            )
+                        }
                     };
                     slice.read_exact_at(at, &mut buf[..n as usize])?;
                 }
