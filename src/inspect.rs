@@ -94,6 +94,9 @@ pub struct Inspection {
     pub root: Option<Root>,
     /// Devices of the recovery host itself that carry the root filesystem's UUID.
     pub host_uuid_clash: Vec<PathBuf>,
+    /// When the root is an LVM logical volume: this host's own device directory for a volume
+    /// group of the same name (`/dev/rhel`), if it has one.
+    pub host_vg_clash: Option<PathBuf>,
 }
 
 /// Block devices on this (recovery) host whose filesystem UUID is `uuid`, other than the target
@@ -139,6 +142,29 @@ fn devices_with_uuid_in(by_uuid: &Path, uuid: &str, target: &Path) -> Vec<PathBu
     }
     out.sort();
     out
+}
+
+/// This host's device directory for volume group `vg` (`/dev/rhel`, made by udev when the VG
+/// is active), or an active LV of it in `/dev/mapper` (`rhel-root`; dashes in names doubled).
+/// A rescue server launched from the same image as the broken host has the same VG name.
+fn host_vg_dir(dev: &Path, vg: &str) -> Option<PathBuf> {
+    if vg.is_empty() || vg.contains('/') {
+        return None;
+    }
+    let dir = dev.join(vg);
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    let prefix = format!("{}-", vg.replace('-', "--"));
+    std::fs::read_dir(dev.join("mapper"))
+        .ok()?
+        .flatten()
+        .find(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&prefix) && !n[prefix.len()..].starts_with('-'))
+        })
+        .map(|e| e.path())
 }
 
 /// Reads os-release the way systemd does: `/etc/os-release`, else `/usr/lib/os-release`.
@@ -302,6 +328,7 @@ pub fn inspect(target: &Path, partition: Option<u32>) -> Result<Inspection, Insp
                 forced: false,
             }),
             host_uuid_clash: Vec::new(),
+            host_vg_clash: None,
         });
     }
 
@@ -337,12 +364,18 @@ pub fn inspect(target: &Path, partition: Option<u32>) -> Result<Inspection, Insp
         .and_then(|r| r.fs.info().uuid.clone())
         .map(|u| host_devices_with_uuid(&u, target))
         .unwrap_or_default();
+    let host_vg_clash = root
+        .as_ref()
+        .and_then(|r| r.entry)
+        .and_then(|i| layout.entries[i].lv.as_ref())
+        .and_then(|lv| host_vg_dir(Path::new("/dev"), &lv.vg));
     Ok(Inspection {
         target: target.to_path_buf(),
         layout: Some(layout),
         candidates,
         root,
         host_uuid_clash,
+        host_vg_clash,
     })
 }
 
@@ -496,6 +529,20 @@ impl Inspection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vg_name_clash_with_the_host() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("mapper")).unwrap();
+        std::fs::write(t.path().join("mapper/rhel-root"), b"").unwrap();
+        std::fs::write(t.path().join("mapper/my--vg-lv"), b"").unwrap();
+        assert!(host_vg_dir(t.path(), "rhel").is_some());
+        assert!(host_vg_dir(t.path(), "my-vg").is_some());
+        assert!(host_vg_dir(t.path(), "my").is_none());
+        assert!(host_vg_dir(t.path(), "cl").is_none());
+        std::fs::create_dir(t.path().join("cl")).unwrap();
+        assert_eq!(host_vg_dir(t.path(), "cl"), Some(t.path().join("cl")));
+    }
 
     #[test]
     fn uuid_clash_ignores_the_target_itself() {

@@ -237,7 +237,28 @@ fn rhel_like_xfs_root_on_lvm_is_found_and_inspected() {
         (code, out.as_str()),
         (0, "Rocky Linux release 9.4 (Blue Onyx)\n")
     );
-    // Fix commands name the LV as the recovery host will see it once the VG is active.
     let (_, r) = check_json(&img, &["--deep"]);
     assert_eq!(ids(&r), vec!["XFS-031".to_string()], "{r}");
+
+    // A recovery host with a volume group of the same name (what udev makes when it is active).
+    struct Dir(std::path::PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+    let host_vg = Dir(Path::new("/dev").join(&vg));
+    std::fs::create_dir(&host_vg.0).unwrap();
+    let (code, r) = check_json(&img, &[]);
+    assert_eq!(code, 0, "a warning: {r}");
+    let f = &with("VOL-004", &r)[0];
+    assert!(
+        f["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("vgimportclone --basevgname rescue_"),
+        "{f}"
+    );
+    assert!(f["fix"].as_str().unwrap().contains("ro,nouuid"), "{f}");
+    drop(host_vg);
 }

@@ -122,8 +122,25 @@ Why it matters: a recovery server launched from the same image as the broken hos
 Fix: mount the volume by its device path, never by UUID (XFS: add `-o nouuid`), and detach it before rebooting the recovery server.",
 };
 
+pub static VOL_004: Rule = Rule {
+    id: "VOL-004",
+    severity: Severity::Warning,
+    category: Category::Filesystem,
+    summary: "the root's LVM volume group has the same name as one of this recovery host",
+    doc: "When the root is an LVM logical volume, looks for a volume group of the same name on \
+the host running the tool (/dev/VG, or its LVs in /dev/mapper).\n\nWhy it matters: a recovery \
+server launched from the same image as the broken host has the same VG (rhel, cl, ubuntu-vg). \
+LVM refuses to activate a second VG of that name, /dev/VG/LV names the host's own volume, and \
+rebooting with the volume attached can boot the wrong root.\n\nFix: inspect without \
+activating (this tool needs no activation); to mount, activate the attached PVs under a new \
+name without touching the host's VG: `vgimportclone --basevgname rescue_vg PV...` (this \
+rewrites the attached volume's VG name and UUIDs: rename it back before returning the volume), \
+and detach the volume before rebooting the recovery server.",
+};
+
 pub static RULES: &[&Rule] = &[
-    &VOL_001, &VOL_002, &VOL_003, &ROOT_001, &ROOT_002, &ROOT_003, &FS_001, &FS_010, &FS_011,
+    &VOL_001, &VOL_002, &VOL_003, &VOL_004, &ROOT_001, &ROOT_002, &ROOT_003, &FS_001, &FS_010,
+    &FS_011,
 ];
 
 /// Findings of these rules mean the target could not be inspected (exit code 2).
@@ -212,6 +229,32 @@ pub fn audit(insp: &Inspection, settings: &Settings, out: &mut Vec<Finding>) {
                 )
                 .fix(format!("mount -o ro {dev} {mp}   # by device path, never UUID=; detach the volume before rebooting this host")),
         );
+    }
+    if let Some(dir) = &insp.host_vg_clash {
+        let lv = insp
+            .root
+            .as_ref()
+            .and_then(|r| r.entry)
+            .and_then(|i| layout.entries[i].lv.clone());
+        if let Some(lv) = lv {
+            let opts = if insp
+                .root
+                .as_ref()
+                .is_some_and(|r| r.fs.info().fs_type == "xfs")
+            {
+                "ro,nouuid"
+            } else {
+                "ro"
+            };
+            out.push(
+                VOL_004
+                    .finding(
+                        format!("volume group {} is also the name of a volume group on this recovery host", lv.vg),
+                        format!("The root is logical volume {}/{}; this host has {} already: activating the attached volume group fails or {} names the host's own volume.", lv.vg, lv.name, dir.display(), lv.dev_path()),
+                    )
+                    .fix(format!("vgimportclone --basevgname rescue_{} PV_DEVICES   # renames the attached VG (rename it back before returning the volume); then vgchange -ay rescue_{} && mount -o {opts} /dev/rescue_{}/{} {mp}", lv.vg, lv.vg, lv.vg, lv.name)),
+            );
+        }
     }
     let mut unreadable = Vec::new();
     let mut unsupported = Vec::new();
