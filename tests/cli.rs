@@ -636,3 +636,23 @@ fn several_roots_choice_is_explained_and_overridable() {
     let (_, out, _) = run(&[&"cat", &img, &"/usr/lib/os-release", &"--partition", &"1"]);
     assert!(out.starts_with("ID=ubuntu"), "{out}");
 }
+
+/// The README's rule table is the output of `rescue-inspect rules`: documentation follows the
+/// registry.
+#[test]
+fn readme_lists_every_rule() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find("$ rescue-inspect rules\n")
+        .expect("rules block in README")
+        + 23;
+    let end = start + readme[start..].find("```").unwrap();
+    let (code, out, _) = run(&[&"rules"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        &readme[start..end],
+        out,
+        "README's rule list is stale: paste `rescue-inspect rules`"
+    );
+}

@@ -9,25 +9,11 @@ use std::process::Command;
 
 use common::*;
 
-fn cache() -> Option<PathBuf> {
-    let dir = PathBuf::from(std::env::var_os("RESCUE_INSPECT_DEBIAN")?);
-    dir.join("ext4.img").exists().then_some(dir)
-}
-
 /// A sparse copy of the cached image, to break one way.
-fn sparse_copy(from: &std::path::Path, to: &std::path::Path) {
-    let ok = Command::new("cp")
-        .arg("--sparse=always")
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(ok.success());
-}
 
 #[test]
 fn real_debian_12_in_every_packing() {
-    let Some(dir) = cache() else {
+    let Some(dir) = debian_cache() else {
         eprintln!("skipped: set RESCUE_INSPECT_DEBIAN (scripts/e2e-debian.sh does)");
         return;
     };
@@ -117,7 +103,7 @@ fn real_debian_12_in_every_packing() {
 /// Real Debian 12 broken in the classic ways, one copy each (debugfs -w on a sparse copy).
 #[test]
 fn real_debian_12_breakages_are_found() {
-    let Some(dir) = cache() else {
+    let Some(dir) = debian_cache() else {
         eprintln!("skipped: set RESCUE_INSPECT_DEBIAN (scripts/e2e-debian.sh does)");
         return;
     };
@@ -193,7 +179,7 @@ fn real_debian_12_breakages_are_found() {
 /// itself would name.
 #[test]
 fn real_debian_12_sshd_config_breakages_are_found() {
-    let Some(dir) = cache() else {
+    let Some(dir) = debian_cache() else {
         eprintln!("skipped: set RESCUE_INSPECT_DEBIAN (scripts/e2e-debian.sh does)");
         return;
     };
@@ -303,7 +289,7 @@ fn put(
 /// symlink) is allowed.
 #[test]
 fn real_debian_12_login_breakages_block_admin() {
-    let Some(dir) = cache() else {
+    let Some(dir) = debian_cache() else {
         eprintln!("skipped: set RESCUE_INSPECT_DEBIAN (scripts/e2e-debian.sh does)");
         return;
     };
@@ -406,7 +392,7 @@ fn real_debian_12_login_breakages_block_admin() {
 /// Real Debian 12's sshd links libwrap: hosts.deny applies. And a firewall enabled at boot.
 #[test]
 fn real_debian_12_network_path() {
-    let Some(dir) = cache() else {
+    let Some(dir) = debian_cache() else {
         eprintln!("skipped: set RESCUE_INSPECT_DEBIAN (scripts/e2e-debian.sh does)");
         return;
     };
@@ -459,7 +445,7 @@ fn real_debian_12_network_path() {
 /// rules `ufw allow` writes, a strict nftables ruleset.
 #[test]
 fn real_debian_12_ufw_and_nftables() {
-    let Some(dir) = cache() else {
+    let Some(dir) = debian_cache() else {
         eprintln!("skipped: set RESCUE_INSPECT_DEBIAN (scripts/e2e-debian.sh does)");
         return;
     };

@@ -5,27 +5,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::*;
-
-fn cache() -> Option<PathBuf> {
-    let dir = PathBuf::from(std::env::var_os("RESCUE_INSPECT_DEBIAN")?);
-    dir.join("ext4.img").exists().then_some(dir)
-}
-
-fn sparse_copy(from: &Path, to: &Path) {
-    assert!(
-        Command::new("cp")
-            .arg("--sparse=always")
-            .arg(from)
-            .arg(to)
-            .status()
-            .unwrap()
-            .success()
-    );
-}
 
 fn e2fsck_n(img: &Path) -> (bool, String) {
     let o = Command::new("e2fsck").arg("-fn").arg(img).output().unwrap();
@@ -62,7 +45,7 @@ fn ino(img: &Path, path: &str) -> u64 {
 
 #[test]
 fn real_debian_12_disk_damage() {
-    let Some(dir) = cache() else {
+    let Some(dir) = debian_cache() else {
         eprintln!("skipped: set RESCUE_INSPECT_DEBIAN (scripts/e2e-debian.sh does)");
         return;
     };

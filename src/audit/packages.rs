@@ -57,11 +57,12 @@ rule!(
     Critical,
     "a package is not fully installed (an interrupted install or upgrade)",
     "Reads every stanza of /var/lib/dpkg/status: a package left half-installed, unpacked, \
-half-configured or marked reinst-required. Critical when SSH depends on it, a warning \
-otherwise.\n\nWhy it matters: its maintainer scripts did not finish; files may be from two \
+half-configured, marked reinst-required, or with triggers that have not run; on rpm guests, two \
+versions of one package (other than kernels) installed at once, what an interrupted \
+transaction leaves. Critical when SSH depends on it, a warning otherwise.\n\nWhy it matters: its maintainer scripts did not finish; files may be from two \
 versions, and what it should have set up (the privilege separation user, host keys, links, the \
 service) may be missing.\n\nFix: finish the configuration inside the guest (`dpkg --configure \
--a` in a chroot), then reinstall what stays broken.",
+-a` in a chroot; rpm: `dnf remove --duplicates`), then reinstall what stays broken.",
 );
 rule!(
     PKG_004,
@@ -153,21 +154,31 @@ pub fn audit(
     let mp = s.mount_point.trim_end_matches('/');
     let fam = family_of(db.kind, family);
     let on_path: HashSet<&str> = sshd_pkgs.iter().map(String::as_str).collect();
-    for p in db.packages.iter().filter(|p| p.half_done) {
+    for p in &db.packages {
+        let Some(why) = &p.interrupted else { continue };
         let crit = on_path.contains(p.name.as_str());
         let line = p.line.unwrap_or(0);
+        let fix = match db.kind {
+            Kind::Dpkg => format!(
+                "for d in dev proc sys; do mount --bind /$d {mp}/$d; done; chroot {mp} dpkg --configure -a"
+            ),
+            Kind::Rpm => format!(
+                "chroot {mp} dnf remove --duplicates   # RHEL/CentOS 7: chroot {mp} package-cleanup --cleandupes"
+            ),
+        };
         let mut f = PKG_003
             .finding(
+                format!("{} is {why}", p.name),
                 format!(
-                    "{} is {} (an interrupted install or upgrade)",
-                    p.name, p.state
-                ),
-                format!(
-                    "{}:{line} records {} {} as `{}`: its maintainer scripts did not complete{}.",
+                    "{}{} records {} {} as {why}: the install or upgrade did not complete{}.",
                     db.path,
+                    if line > 0 {
+                        format!(":{line}")
+                    } else {
+                        String::new()
+                    },
                     p.name,
                     p.version,
-                    p.state,
                     if crit {
                         "; SSH depends on this package"
                     } else {
@@ -181,9 +192,7 @@ pub fn audit(
                 Severity::Warning
             })
             .at(db.path.clone())
-            .fix(format!(
-                "for d in dev proc sys; do mount --bind /$d {mp}/$d; done; chroot {mp} dpkg --configure -a"
-            ));
+            .fix(fix);
         if line > 0 {
             f = f.line(line);
         }

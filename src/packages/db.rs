@@ -26,8 +26,10 @@ pub struct Installed {
     pub arch: Option<String>,
     /// dpkg's state word (`installed`, `half-configured`…); `installed` for rpm.
     pub state: String,
-    /// An interrupted install or upgrade (dpkg only: rpm has no such state).
-    pub half_done: bool,
+    /// Why the package looks like an interrupted install or upgrade: dpkg's state
+    /// (half-installed, unpacked, half-configured, reinst-required, triggers not run), or rpm's
+    /// sign of one (two versions of a package that is not installed in several versions).
+    pub interrupted: Option<String>,
     /// Where the package's record is (dpkg: its status stanza's first line).
     pub line: Option<usize>,
     /// Expected bytes of its files, for progress estimates.
@@ -84,6 +86,45 @@ pub fn unmerged(p: &str) -> &str {
         .unwrap_or(p)
 }
 
+fn dpkg_interrupted(s: &dpkg::Status) -> Option<String> {
+    if s.flag == "reinstreq" {
+        return Some(format!("{} and marked reinst-required", s.state));
+    }
+    match s.state.as_str() {
+        "half-installed" | "unpacked" | "half-configured" => Some(s.state.clone()),
+        "triggers-awaited" | "triggers-pending" => Some(format!(
+            "{} (configured, but its triggers have not run)",
+            s.state
+        )),
+        _ => None,
+    }
+}
+
+/// Packages rpm installs in several versions on purpose (dnf's `installonlypkgs`).
+fn install_only(name: &str) -> bool {
+    name.starts_with("kernel") || name == "gpg-pubkey" || name.starts_with("installonlypkg")
+}
+
+/// Two versions of the same package (name and architecture) are what an interrupted rpm
+/// transaction leaves (`rpm -qa --dupes`; yum's `package-cleanup --cleandupes`).
+fn mark_rpm_duplicates(pkgs: &mut [Installed]) {
+    let mut seen: HashMap<(String, Option<String>), Vec<usize>> = HashMap::new();
+    for (i, p) in pkgs.iter().enumerate() {
+        if !install_only(&p.name) {
+            seen.entry((p.name.clone(), p.arch.clone()))
+                .or_default()
+                .push(i);
+        }
+    }
+    for idx in seen.values().filter(|v| v.len() > 1) {
+        let versions: Vec<String> = idx.iter().map(|&i| pkgs[i].version.clone()).collect();
+        pkgs[idx[0]].interrupted = Some(format!(
+            "installed twice ({}): an rpm transaction did not finish",
+            versions.join(" and ")
+        ));
+    }
+}
+
 impl PackageDb {
     /// Opens the guest's package database: dpkg's when `/var/lib/dpkg/status` exists, else
     /// rpm's. `Ok(None)` when the guest has neither.
@@ -98,7 +139,7 @@ impl PackageDb {
                         version: p.version.clone().unwrap_or_default(),
                         arch: p.arch.clone(),
                         state: p.status.state.clone(),
-                        half_done: p.status.is_half_done(),
+                        interrupted: dpkg_interrupted(&p.status),
                         line: Some(p.line),
                         size: p.installed_size.unwrap_or(0) * 1024,
                     })
@@ -136,13 +177,14 @@ impl PackageDb {
                 name: p.name,
                 arch: p.arch,
                 state: "installed".into(),
-                half_done: false,
+                interrupted: None,
                 line: None,
                 size: p.size,
             }),
             Err(e) => damaged.push(format!("a header: {e}")),
         })?;
         damaged.extend(problems);
+        mark_rpm_duplicates(&mut packages);
         Ok(Some(PackageDb {
             kind: Kind::Rpm,
             path: db.path.clone(),
@@ -255,8 +297,12 @@ impl PackageDb {
                         Err(e) => damaged.push(format!("{}: {e}", pkg.nvra())),
                     }
                 });
-                if let Err(e) = res {
-                    damaged.push(e.to_string());
+                match res {
+                    // Pages, slots or rows the walk could not read: their packages are unknown.
+                    Ok(problems) => {
+                        damaged.extend(problems.into_iter().map(|p| format!("{}: {p}", db.path)))
+                    }
+                    Err(e) => damaged.push(e.to_string()),
                 }
             }
         }
@@ -269,5 +315,65 @@ impl PackageDb {
             Store::Dpkg(pkgs) => super::dpkg::DpkgFiles::new(fs).reconcile(pkgs, devs),
             Store::Rpm(_) => 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(name: &str, version: &str) -> Installed {
+        Installed {
+            name: name.into(),
+            version: version.into(),
+            arch: Some("x86_64".into()),
+            state: "installed".into(),
+            interrupted: None,
+            line: None,
+            size: 0,
+        }
+    }
+
+    #[test]
+    fn interrupted_installs() {
+        let st = |state: &str, flag: &str| dpkg::Status {
+            want: "install".into(),
+            flag: flag.into(),
+            state: state.into(),
+        };
+        assert_eq!(dpkg_interrupted(&st("installed", "ok")), None);
+        assert_eq!(
+            dpkg_interrupted(&st("half-configured", "ok")).as_deref(),
+            Some("half-configured")
+        );
+        assert!(
+            dpkg_interrupted(&st("triggers-pending", "ok"))
+                .unwrap()
+                .contains("triggers have not run")
+        );
+        assert!(
+            dpkg_interrupted(&st("installed", "reinstreq"))
+                .unwrap()
+                .contains("reinst-required")
+        );
+        let mut p = vec![
+            pkg("openssh-server", "8.7p1-38.el9"),
+            pkg("kernel-core", "5.14.0-427"),
+            pkg("kernel-core", "5.14.0-503"),
+            pkg("openssh-server", "8.7p1-43.el9"),
+            pkg("bash", "5.1.8-9.el9"),
+        ];
+        mark_rpm_duplicates(&mut p);
+        let marked: Vec<(&str, &str)> = p
+            .iter()
+            .filter_map(|p| p.interrupted.as_deref().map(|w| (p.name.as_str(), w)))
+            .collect();
+        assert_eq!(
+            marked,
+            [(
+                "openssh-server",
+                "installed twice (8.7p1-38.el9 and 8.7p1-43.el9): an rpm transaction did not finish"
+            )]
+        );
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod db;
 pub mod dpkg;
+pub mod md5x;
 pub mod rpm;
 pub mod verify;
 

@@ -129,30 +129,39 @@ fn type_bits(t: FileType) -> u32 {
     })
 }
 
-/// Checks one record; `None` when it matches.
-pub fn check_one(
-    fs: &RootFs,
-    rec: &Record,
-    buf: &mut [u8],
-    progress: &Progress,
-) -> Option<Deviation> {
-    let e = &rec.expect;
-    let mut flags = e.verify;
-    match e.state {
-        FileState::NotInstalled | FileState::NetShared => return None,
-        FileState::Replaced => flags = 0,
-        FileState::WrongColor => flags &= !(attr::DIGEST | attr::SIZE | attr::MTIME | attr::RDEV),
-        FileState::Normal => {}
-    }
-    let path = rec.real_path();
-    let deviation = |problems: Vec<Problem>, mtime: Option<i64>| Deviation {
+/// A record whose metadata has been checked; its content may still have to be hashed.
+pub struct Pending {
+    /// Found before the digest check (type), and after it (link, size, mode, owner, time): the
+    /// order `describe` lists them in.
+    before: Vec<Problem>,
+    after: Vec<Problem>,
+    /// The digest to compare with, when the content must be hashed.
+    digest: Option<(DigestAlgo, String)>,
+    mtime: i64,
+}
+
+fn deviation(rec: &Record, problems: Vec<Problem>, mtime: Option<i64>) -> Deviation {
+    Deviation {
         package: rec.package.to_string(),
         path: rec.path.clone(),
         diverted_to: rec.diverted_to.clone(),
         config: rec.config,
         problems,
         mtime,
-    };
+    }
+}
+
+/// Checks everything but the content of one record: `Err(done)` when nothing is left to read.
+pub fn inspect(fs: &RootFs, rec: &Record) -> Result<Pending, Option<Deviation>> {
+    let e = &rec.expect;
+    let mut flags = e.verify;
+    match e.state {
+        FileState::NotInstalled | FileState::NetShared => return Err(None),
+        FileState::Replaced => flags = 0,
+        FileState::WrongColor => flags &= !(attr::DIGEST | attr::SIZE | attr::MTIME | attr::RDEV),
+        FileState::Normal => {}
+    }
+    let path = rec.real_path();
     let stat = if e.follow {
         fs.metadata(path)
     } else {
@@ -162,17 +171,18 @@ pub fn check_one(
         Ok(m) => m,
         Err(FsError::NotFound(_)) | Err(FsError::NotADirectory(_)) => {
             if e.ghost || e.missing_ok {
-                return None;
+                return Err(None);
             }
-            return Some(deviation(vec![Problem::Missing], None));
+            return Err(Some(deviation(rec, vec![Problem::Missing], None)));
         }
         Err(err) => {
-            return Some(deviation(
+            return Err(Some(deviation(
+                rec,
                 vec![Problem::Unreadable {
                     error: err.to_string(),
                 }],
                 None,
-            ));
+            )));
         }
     };
     // A directory replaced by a symlink to a directory (usr-merge, /var/run -> /run) counts as
@@ -195,41 +205,29 @@ pub fn check_one(
     if e.ghost {
         flags &= !(attr::DIGEST | attr::SIZE | attr::MTIME | attr::LINK);
     }
-    let mut problems = Vec::new();
+    let mut before = Vec::new();
+    let mut after = Vec::new();
+    let mut digest = None;
     if flags & attr::TYPE != 0 && md.file_type != e.file_type {
-        problems.push(Problem::Type {
+        before.push(Problem::Type {
             expected: e.file_type.describe().into(),
             actual: md.file_type.describe().into(),
         });
     }
     if flags & attr::DIGEST != 0 {
         match &e.digest {
-            Some((algo, want)) if !want.is_empty() => {
-                // A different size already proves the content differs: skip reading it.
-                let size_differs = e.size.is_some_and(|s| s != md.size);
-                if size_differs {
-                    problems.push(Problem::Digest {
-                        algo: *algo,
-                        expected: want.clone(),
-                        actual: None,
-                    });
-                } else {
-                    match digest_of(fs, path, *algo, buf, progress) {
-                        Ok(got) if &got == want => {}
-                        Ok(got) => problems.push(Problem::Digest {
-                            algo: *algo,
-                            expected: want.clone(),
-                            actual: Some(got),
-                        }),
-                        Err(err) => problems.push(Problem::Unreadable {
-                            error: err.to_string(),
-                        }),
-                    }
-                }
+            // A different size already proves the content differs: skip reading it.
+            Some((algo, want)) if !want.is_empty() && e.size.is_some_and(|s| s != md.size) => {
+                before.push(Problem::Digest {
+                    algo: *algo,
+                    expected: want.clone(),
+                    actual: None,
+                })
             }
+            Some((algo, want)) if !want.is_empty() => digest = Some((*algo, want.clone())),
             // rpm: a regular file without a recorded digest fails the digest check (dpkg
             // records always carry one).
-            _ => problems.push(Problem::Digest {
+            _ => before.push(Problem::Digest {
                 algo: DigestAlgo::Md5,
                 expected: String::new(),
                 actual: None,
@@ -242,13 +240,13 @@ pub fn check_one(
             Ok(t) => {
                 let got = t.to_string_lossy().into_owned();
                 if got != want {
-                    problems.push(Problem::Link {
+                    after.push(Problem::Link {
                         expected: want,
                         actual: got,
                     });
                 }
             }
-            Err(err) => problems.push(Problem::Unreadable {
+            Err(err) => after.push(Problem::Unreadable {
                 error: err.to_string(),
             }),
         }
@@ -256,7 +254,7 @@ pub fn check_one(
     if flags & attr::SIZE != 0 {
         if let Some(s) = e.size {
             if s != md.size {
-                problems.push(Problem::Size {
+                after.push(Problem::Size {
                     expected: s,
                     actual: md.size,
                 });
@@ -272,7 +270,7 @@ pub fn check_one(
                 got &= 0o7777;
             }
             if want != got {
-                problems.push(Problem::Mode {
+                after.push(Problem::Mode {
                     expected: want,
                     actual: got,
                 });
@@ -285,13 +283,13 @@ pub fn check_one(
         if is_chr(e.file_type) != is_chr(md.file_type)
             || is_blk(e.file_type) != is_blk(md.file_type)
         {
-            problems.push(Problem::Rdev);
+            after.push(Problem::Rdev);
         }
     }
     if flags & attr::MTIME != 0 {
         if let Some(t) = e.mtime {
             if t != md.mtime.secs {
-                problems.push(Problem::Mtime {
+                after.push(Problem::Mtime {
                     expected: t,
                     actual: md.mtime.secs,
                 });
@@ -301,7 +299,7 @@ pub fn check_one(
     if flags & attr::USER != 0 {
         if let Some((name, uid)) = &e.user {
             if *uid != md.uid {
-                problems.push(Problem::User {
+                after.push(Problem::User {
                     expected: name.clone(),
                     actual: md.uid,
                 });
@@ -311,14 +309,126 @@ pub fn check_one(
     if flags & attr::GROUP != 0 {
         if let Some((name, gid)) = &e.group {
             if *gid != md.gid {
-                problems.push(Problem::Group {
+                after.push(Problem::Group {
                     expected: name.clone(),
                     actual: md.gid,
                 });
             }
         }
     }
-    (!problems.is_empty()).then(|| deviation(problems, Some(md.mtime.secs)))
+    Ok(Pending {
+        before,
+        after,
+        digest,
+        mtime: md.mtime.secs,
+    })
+}
+
+/// Completes a record with the digest of its content (when one was due).
+pub fn finish(
+    rec: &Record,
+    p: Pending,
+    content: Option<Result<String, String>>,
+) -> Option<Deviation> {
+    let mut problems = p.before;
+    if let (Some((algo, want)), Some(got)) = (p.digest, content) {
+        match got {
+            Ok(got) if got == want => {}
+            Ok(got) => problems.push(Problem::Digest {
+                algo,
+                expected: want,
+                actual: Some(got),
+            }),
+            Err(error) => problems.push(Problem::Unreadable { error }),
+        }
+    }
+    problems.extend(p.after);
+    (!problems.is_empty()).then(|| deviation(rec, problems, Some(p.mtime)))
+}
+
+/// Checks one record; `None` when it matches.
+pub fn check_one(
+    fs: &RootFs,
+    rec: &Record,
+    buf: &mut [u8],
+    progress: &Progress,
+) -> Option<Deviation> {
+    match inspect(fs, rec) {
+        Err(done) => done,
+        Ok(p) => {
+            let content = p.digest.as_ref().map(|(algo, _)| {
+                digest_of(fs, rec.real_path(), *algo, buf, progress).map_err(|e| e.to_string())
+            });
+            finish(rec, p, content)
+        }
+    }
+}
+
+/// A reader that fails at once (a file that could not be opened, for the lane hasher).
+struct Failed(Option<String>);
+
+impl Read for Failed {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        Err(std::io::Error::other(self.0.take().unwrap_or_default()))
+    }
+}
+
+/// Checks a batch of records, hashing the MD5 ones eight files at a time (`md5x`) when the
+/// CPU can; deviations are pushed with their sequence numbers.
+fn check_batch(
+    fs: &RootFs,
+    batch: Vec<(usize, Record)>,
+    buf: &mut [u8],
+    progress: &Progress,
+    out: &mut Vec<(usize, Deviation)>,
+) {
+    let simd = super::md5x::simd_available();
+    let mut queued: Vec<(usize, Record, Pending)> = Vec::new();
+    for (seq, rec) in batch {
+        match inspect(fs, &rec) {
+            Err(done) => {
+                out.extend(done.map(|d| (seq, d)));
+                progress.items.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(p) if simd && matches!(p.digest, Some((DigestAlgo::Md5, _))) => {
+                queued.push((seq, rec, p))
+            }
+            Ok(p) => {
+                let content = p.digest.as_ref().map(|(algo, _)| {
+                    digest_of(fs, rec.real_path(), *algo, buf, progress).map_err(|e| e.to_string())
+                });
+                out.extend(finish(&rec, p, content).map(|d| (seq, d)));
+                progress.items.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    if queued.is_empty() {
+        return;
+    }
+    let mut digests: Vec<Option<Result<String, String>>> = vec![None; queued.len()];
+    // Files are opened as lanes free up: at most eight are open at once.
+    let jobs = queued.iter().enumerate().map(|(i, (_, rec, _))| {
+        let r: Box<dyn Read + '_> = match fs.open(rec.real_path()) {
+            Ok(r) => r,
+            Err(e) => Box::new(Failed(Some(e.to_string()))),
+        };
+        (i, r)
+    });
+    super::md5x::hash_many(
+        jobs,
+        |i, r| {
+            if let Some(slot) = digests.get_mut(i) {
+                *slot = Some(r.map(|d| super::md5x::hex(&d)).map_err(|e| e.to_string()));
+            }
+        },
+        |n| {
+            progress.bytes.fetch_add(n, Ordering::Relaxed);
+        },
+    );
+    for ((seq, rec, p), content) in queued.into_iter().zip(digests) {
+        out.extend(finish(&rec, p, content).map(|d| (seq, d)));
+        progress.items.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Runs `produce` (which calls its argument once per record) and checks every record, on
@@ -341,13 +451,19 @@ pub fn run(
 fn local(fs: &RootFs, produce: Produce<'_>, progress: &Progress) -> Vec<Deviation> {
     let mut buf = vec![0u8; CHUNK];
     let mut out = Vec::new();
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut seq = 0;
     produce(&mut |rec| {
-        if let Some(d) = check_one(fs, &rec, &mut buf, progress) {
-            out.push(d);
+        batch.push((seq, rec));
+        seq += 1;
+        if batch.len() == BATCH {
+            check_batch(fs, std::mem::take(&mut batch), &mut buf, progress, &mut out);
         }
-        progress.items.fetch_add(1, Ordering::Relaxed);
     });
-    out
+    check_batch(fs, batch, &mut buf, progress, &mut out);
+    // Hashed records finish after the others of their batch.
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, d)| d).collect()
 }
 
 type Batch = Vec<(usize, Record)>;
@@ -383,12 +499,7 @@ fn parallel(
                         Err(_) => break,
                     };
                     let Ok(batch) = batch else { break };
-                    for (i, rec) in batch {
-                        if let Some(d) = check_one(&view, &rec, &mut buf, progress) {
-                            mine.push((i, d));
-                        }
-                        progress.items.fetch_add(1, Ordering::Relaxed);
-                    }
+                    check_batch(&view, batch, &mut buf, progress, &mut mine);
                 }
                 if let Ok(mut f) = found.lock() {
                     f.extend(mine);
@@ -403,24 +514,27 @@ fn parallel(
         let mut mine = Vec::new();
         let tx = tx;
         produce(&mut |rec| {
-            if started == 0 {
-                // No worker could open a view: check here.
-                if buf.is_empty() {
-                    buf = vec![0u8; CHUNK];
-                }
-                if let Some(d) = check_one(fs, &rec, &mut buf, progress) {
-                    mine.push((seq, d));
-                }
-                progress.items.fetch_add(1, Ordering::Relaxed);
-            } else {
-                batch.push((seq, rec));
-                if batch.len() == BATCH {
-                    let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+            batch.push((seq, rec));
+            seq += 1;
+            if batch.len() == BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                if started == 0 {
+                    // No worker could open a view: check here.
+                    if buf.is_empty() {
+                        buf = vec![0u8; CHUNK];
+                    }
+                    check_batch(fs, full, &mut buf, progress, &mut mine);
+                } else {
+                    let _ = tx.send(full);
                 }
             }
-            seq += 1;
         });
-        if !batch.is_empty() {
+        if started == 0 {
+            if buf.is_empty() {
+                buf = vec![0u8; CHUNK];
+            }
+            check_batch(fs, batch, &mut buf, progress, &mut mine);
+        } else if !batch.is_empty() {
             let _ = tx.send(batch);
         }
         drop(tx);

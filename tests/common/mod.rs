@@ -704,3 +704,45 @@ pub fn verdict<'a>(r: &'a serde_json::Value, user: &str) -> &'a serde_json::Valu
         .find(|l| l["user"] == user)
         .unwrap_or_else(|| panic!("no verdict for {user}: {r}"))
 }
+
+/// Whether tests that need a real peer (a tool from the package registry, root, loop devices)
+/// must run rather than skip: `.ci/run` sets RESCUE_INSPECT_REQUIRE_PEERS=1 as root.
+pub fn peers_required() -> bool {
+    std::env::var("RESCUE_INSPECT_REQUIRE_PEERS").is_ok_and(|v| v == "1")
+}
+
+/// Skips a test that cannot run here with a message, or fails it where peers are required.
+pub fn skip_or_fail(test: &str, why: &str) {
+    if peers_required() {
+        panic!("{test} cannot run: {why}");
+    }
+    eprintln!("SKIPPED {test}: {why}");
+}
+
+/// Whether a program is on PATH.
+pub fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The cached real Debian 12 root (`scripts/e2e-debian.sh` sets RESCUE_INSPECT_DEBIAN): a
+/// directory with `root/` and `ext4.img`, `gpt.img`, `mbr.img`.
+pub fn debian_cache() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os("RESCUE_INSPECT_DEBIAN")?);
+    dir.join("ext4.img").exists().then_some(dir)
+}
+
+/// Copies an image keeping it sparse.
+pub fn sparse_copy(from: &Path, to: &Path) {
+    assert!(
+        Command::new("cp")
+            .arg("--sparse=always")
+            .arg(from)
+            .arg(to)
+            .status()
+            .unwrap()
+            .success()
+    );
+}

@@ -50,7 +50,10 @@ pub struct HashDb<'a> {
     data: &'a [u8],
     big_endian: bool,
     pagesize: usize,
+    /// The last page that exists in the file (at most what the header claims).
     last_page: u32,
+    /// What the header claims: pages beyond the file up to it mean a truncated file.
+    claimed_last: u32,
     max_bucket: u32,
     spares: [u32; 32],
 }
@@ -71,6 +74,7 @@ impl<'a> HashDb<'a> {
             big_endian,
             pagesize: 0,
             last_page: 0,
+            claimed_last: 0,
             max_bucket: 0,
             spares: [0; 32],
         };
@@ -83,7 +87,11 @@ impl<'a> HashDb<'a> {
             return Err(BdbError::PageSize(pagesize));
         }
         db.pagesize = pagesize as usize;
-        db.last_page = db.u32_at(data, 32);
+        // Pages past the end of the file cannot be read: the walk is bounded by the file, not
+        // by what its header claims.
+        let in_file = (data.len() / db.pagesize).saturating_sub(1) as u32;
+        db.claimed_last = db.u32_at(data, 32);
+        db.last_page = db.claimed_last.min(in_file);
         db.max_bucket = db.u32_at(data, 72);
         for i in 0..32 {
             db.spares[i] = db.u32_at(data, 96 + 4 * i);
@@ -112,10 +120,15 @@ impl<'a> HashDb<'a> {
     }
 
     fn page(&self, pgno: u32) -> Result<&'a [u8], String> {
+        if pgno > self.last_page && pgno <= self.claimed_last {
+            return Err(format!(
+                "page {pgno} is beyond the end of the file (truncated)"
+            ));
+        }
         if pgno == 0 || pgno > self.last_page {
             return Err(format!(
                 "page number {pgno} out of range 1..={}",
-                self.last_page
+                self.claimed_last
             ));
         }
         let start = pgno as usize * self.pagesize;
@@ -190,6 +203,7 @@ impl<'a> HashDb<'a> {
     pub fn for_each(&self, mut f: impl FnMut(&[u8], &[u8])) -> Vec<PageProblem> {
         let mut problems = Vec::new();
         let mut seen = vec![false; self.last_page as usize + 1];
+        // Every bucket has a page of its own: more buckets than pages cannot be honest.
         for bucket in 0..=self.max_bucket.min(self.last_page) {
             let mut pgno = self.bucket_page(bucket);
             while pgno != 0 {
@@ -372,5 +386,24 @@ mod tests {
             HashDb::open(&[0u8; 600]),
             Err(BdbError::NotHash(0))
         ));
+    }
+}
+
+#[cfg(test)]
+mod hostile {
+    use super::*;
+
+    /// Header fields claiming 4 G pages and buckets in a two-page file: bounded work and memory.
+    #[test]
+    fn claims_beyond_the_file_are_bounded() {
+        let mut f = vec![0u8; 1024];
+        f[12..16].copy_from_slice(&HASH_MAGIC.to_le_bytes());
+        f[16..20].copy_from_slice(&9u32.to_le_bytes());
+        f[20..24].copy_from_slice(&512u32.to_le_bytes());
+        f[32..36].copy_from_slice(&u32::MAX.to_le_bytes());
+        f[72..76].copy_from_slice(&u32::MAX.to_le_bytes());
+        let db = HashDb::open(&f).unwrap();
+        let problems = db.for_each(|_, _| {});
+        assert!(problems.len() <= 2, "{problems:?}");
     }
 }
