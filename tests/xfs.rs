@@ -539,3 +539,70 @@ fn amazon_linux_like_xfs_root_is_inspected_end_to_end() {
     assert_eq!(r["target"]["filesystem"]["label"], "/");
     assert_eq!(verdict(&r, "ec2-user")["key_login"], "allowed", "{r}");
 }
+
+/// Package verification through the XFS reader: a root with real rpm packages (built by
+/// rpmbuild, installed by rpm --root: scripts/rpm-fixtures.sh), some of them then damaged,
+/// copied onto XFS through a loop mount, verifies exactly as the directory does (which
+/// tests/rpm_verify.rs holds against `rpm -Va`).
+#[test]
+fn rpm_verification_on_xfs_equals_the_directory() {
+    if !tools(&["rpmbuild", "rpm", "mkfs.xfs"]) || !root() {
+        return;
+    }
+    let t = tempdir();
+    let fx = t.path().join("fx");
+    let o = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/rpm-fixtures.sh"))
+        .arg(&fx)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let root_dir = fx.join("root");
+    let p = |s: &str| root_dir.join(s.trim_start_matches('/'));
+    let mut b = std::fs::read(p("/usr/sbin/sshd")).unwrap();
+    b[12] ^= 0x20;
+    std::fs::write(p("/usr/sbin/sshd"), &b).unwrap();
+    std::fs::remove_file(p("/usr/lib64/librescue.so.1")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p("/var/empty/sshd"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let verify = |target: &Path| {
+        let o = bin()
+            .arg("verify")
+            .arg(target)
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        let mut v: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+        v.as_object_mut().unwrap().remove("target");
+        (o.status.code(), v)
+    };
+    let (dcode, dir) = verify(&root_dir);
+    assert_eq!(dcode, Some(1), "{dir}");
+    let img = t.path().join("rpm.xfs");
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(320 << 20)
+        .unwrap();
+    check(
+        Command::new("mkfs.xfs")
+            .args(["-q", "-f"])
+            .arg(&img)
+            .output()
+            .unwrap(),
+        "mkfs.xfs",
+    );
+    {
+        let m = Mount::new(&img, &t.path().join("m"), "rw");
+        check(
+            Command::new("cp")
+                .arg("-a")
+                .arg(root_dir.join("."))
+                .arg(&m.dir)
+                .output()
+                .unwrap(),
+            "cp -a",
+        );
+    }
+    let (xcode, xfs) = verify(&img);
+    assert_eq!((xcode, &xfs), (dcode, &dir));
+}
