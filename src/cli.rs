@@ -241,6 +241,9 @@ pub enum Command {
         /// changed on purpose.
         #[arg(long)]
         no_config: bool,
+        /// Threads that read and hash files (default: one per core).
+        #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+        jobs: Option<u16>,
     },
     /// The effective sshd configuration for a connection, printed like `sshd -T -C …`, as the
     /// guest's own sshd release reads it; configuration errors go to stderr with file and line.
@@ -643,6 +646,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             partition,
             format,
             no_config,
+            jobs,
         } => {
             let insp = inspect::inspect(&target, partition)?;
             let root = root_of(&insp)?;
@@ -679,6 +683,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
                 &db,
                 only.as_ref(),
                 Some(open.as_ref()),
+                jobs.map(usize::from),
                 format == Format::Text,
             );
             if no_config {

@@ -130,3 +130,115 @@ fn real_debian_12_disk_damage() {
         "{f}"
     );
 }
+
+/// The rest of the disk-health "done when" on the real image: the superblock's first error
+/// named by path, `needs_recovery` set (an unclean shutdown), a filesystem filled to the last
+/// block by writes through the kernel, and a damaged primary GPT header.
+#[test]
+fn real_debian_12_disk_states() {
+    let Some(dir) = debian_cache() else {
+        eprintln!("skipped: set RESCUE_INSPECT_DEBIAN (scripts/e2e-debian.sh does)");
+        return;
+    };
+    let t = tempdir();
+
+    // The first error's inode, named by its path.
+    let img = t.path().join("errors.img");
+    sparse_copy(&dir.join("ext4.img"), &img);
+    let n = ino(&img, "/etc/ssh/sshd_config");
+    debugfs_w(
+        &img,
+        &format!(
+            "ssv state 3\nssv error_count 1\nssv first_error_time 20261130231500\nssv first_error_ino {n}\nssv first_error_func ext4_find_entry\nssv first_error_line 1603\n"
+        ),
+    );
+    let (_, rep) = check_json(&img, &[]);
+    let f = &with("FS-020", &rep)[0];
+    assert!(
+        f["detail"].as_str().unwrap().contains(&format!(
+            "ext4_find_entry:1603, inode {n} (/etc/ssh/sshd_config)"
+        )),
+        "{f}"
+    );
+
+    // needs_recovery: the journal of an unclean shutdown.
+    let img = t.path().join("dirty.img");
+    sparse_copy(&dir.join("ext4.img"), &img);
+    let o = Command::new("debugfs")
+        .args(["-w", "-R", "feature needs_recovery"])
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let (_, rep) = check_json(&img, &[]);
+    let f: Vec<_> = rep["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "FS-010" || f["id"] == "FS-011")
+        .collect();
+    assert_eq!(f.len(), 1, "{rep}");
+    assert!(
+        f[0]["title"].as_str().unwrap().contains("unclean shutdown"),
+        "{}",
+        f[0]
+    );
+    assert_eq!(rep["target"]["os"]["id"], "debian", "still inspected");
+
+    // Full: written to the last block through the kernel (root writes into the reserved
+    // blocks too), under /var/log.
+    if have("mount") {
+        let img = t.path().join("full.img");
+        sparse_copy(&dir.join("ext4.img"), &img);
+        let mnt = t.path().join("mnt");
+        std::fs::create_dir(&mnt).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-o", "loop"])
+            .arg(&img)
+            .arg(&mnt)
+            .status()
+            .is_ok_and(|s| s.success());
+        if mounted {
+            // Allocate (without writing) in shrinking chunks until the kernel says ENOSPC.
+            let mut i = 0;
+            for size in ["256M", "16M", "1M", "64K", "4K"] {
+                while Command::new("fallocate")
+                    .args(["-l", size])
+                    .arg(mnt.join(format!("var/log/runaway.{i}.log")))
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+                {
+                    i += 1;
+                }
+                i += 1;
+            }
+            assert!(Command::new("umount").arg(&mnt).status().unwrap().success());
+            let (code, rep) = check_json(&img, &[]);
+            assert_eq!(code, 1, "{rep}");
+            let f = &with("FS-030", &rep)[0];
+            assert_eq!(f["severity"], "critical");
+            assert!(f["detail"].as_str().unwrap().contains("/var/log"), "{f}");
+        } else {
+            skip_or_fail("full filesystem on the real image", "loop mount failed");
+        }
+    }
+
+    // A damaged primary GPT header: read from the backup, reported with the repair.
+    let img = t.path().join("gpt.img");
+    sparse_copy(&dir.join("gpt.img"), &img);
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::File::options().write(true).open(&img).unwrap();
+        f.seek(SeekFrom::Start(512 + 16)).unwrap();
+        f.write_all(&[0xde, 0xad, 0xbe, 0xef]).unwrap(); // the header CRC
+    }
+    let (_, rep) = check_json(&img, &[]);
+    let f = &with("VOL-001", &rep)[0];
+    assert_eq!(f["severity"], "warning");
+    assert!(f["fix"].as_str().unwrap().contains("gdisk"), "{f}");
+    assert_eq!(
+        rep["target"]["os"]["id"], "debian",
+        "root found from the backup table"
+    );
+}

@@ -79,9 +79,12 @@ pub static FS_030: Rule = Rule {
     id: "FS-030",
     severity: Severity::Critical,
     category: Category::Filesystem,
-    summary: "the root filesystem is full (no free blocks or no free inodes)",
-    doc: "Reads the free block and inode counts from the superblock, and the reserved blocks \
-(tune2fs -m).\n\nWhy it matters: with no free blocks or inodes, services fail at boot writing \
+    summary: "the root filesystem is full (no space even for root, or no free inodes)",
+    doc: "Reads the free block and inode counts from the superblock, the blocks reserved for \
+root (tune2fs -m) and the kernel's own reserve on extent filesystems (2% of the blocks or 4096, \
+whichever is smaller, which not even root can allocate: a filesystem that returned \"No space \
+left on device\" still shows them free). Full means less than 8 MiB and less than 1% of the filesystem usable by root.\n\nWhy it \
+matters: with no free blocks or inodes, services fail at boot writing \
 their state (journald, PID files, cloud-init), logins cannot record sessions, and editors cannot \
 save fixes. Below the reserved blocks, only root can write.\n\nFix: delete or move what is large \
 (the finding lists the largest directories under /var/log, /var/cache, /tmp, /home), e.g. \
@@ -94,8 +97,8 @@ pub static FS_031: Rule = Rule {
     severity: Severity::Warning,
     category: Category::Filesystem,
     summary: "the root filesystem is nearly full",
-    doc: "Free blocks below the blocks reserved for root (what `df` shows as 100%), or fewer than \
-1% of inodes free.\n\nWhy it matters: ordinary users and services not running as root can no \
+    doc: "No free blocks left for users other than root (what `df` shows as 100%: all that is \
+left is the root reserve), or fewer than 1% of inodes free.\n\nWhy it matters: ordinary users and services not running as root can no \
 longer write; a few more writes fill it completely.\n\nFix: free space as the finding suggests.",
 };
 
@@ -135,7 +138,7 @@ pub(super) fn guest_kernels(fs: &RootFs) -> Vec<(String, (u32, u32))> {
 
 /// Sizes of the largest directories below `roots`, for the "disk full" finding. Bounded: at most
 /// `budget` entries are looked at in all.
-fn largest_dirs(fs: &RootFs, roots: &[&str], budget: usize) -> Vec<(PathBuf, u64)> {
+pub(super) fn largest_dirs(fs: &RootFs, roots: &[&str], budget: usize) -> Vec<(PathBuf, u64)> {
     let mut left = budget;
     let mut sizes = Vec::new();
     for r in roots {
@@ -182,7 +185,7 @@ pub fn audit(insp: &Inspection, s: &Settings, out: &mut Vec<Finding>) {
     let Some(sb) = &root.superblock else { return };
     let dev = super::volume::root_device(insp);
     let fs = &root.fs;
-    errors(sb, &dev, out);
+    errors(sb, fs, &dev, out);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -211,7 +214,23 @@ pub fn audit(insp: &Inspection, s: &Settings, out: &mut Vec<Finding>) {
     capacity(fs, sb, s, out);
 }
 
-fn errors(sb: &Superblock, dev: &str, out: &mut Vec<Finding>) {
+/// Entries looked at when naming an inode from the superblock's error record.
+const FIND_INODE_BUDGET: usize = 500_000;
+
+/// What an inode number in the superblock's error record is.
+fn inode_name(fs: &RootFs, ino: u32) -> String {
+    match ino {
+        2 => "inode 2 (/)".into(),
+        8 => "inode 8 (the journal)".into(),
+        1..=10 => format!("inode {ino} (reserved)"),
+        _ => match fs.find_inode(u64::from(ino), FIND_INODE_BUDGET) {
+            Some(p) => format!("inode {ino} ({p})"),
+            None => format!("inode {ino}"),
+        },
+    }
+}
+
+fn errors(sb: &Superblock, fs: &RootFs, dev: &str, out: &mut Vec<Finding>) {
     if sb.state & superblock::STATE_ERROR != 0 || sb.error_count > 0 {
         let mut detail = format!(
             "The superblock's state is \"{}\" and it counts {} error(s).",
@@ -243,7 +262,7 @@ fn errors(sb: &Superblock, dev: &str, out: &mut Vec<Finding>) {
                     "\n{which} error: {} UTC in {func}:{line}{}",
                     format_utc(i64::from(time)),
                     if ino != 0 {
-                        format!(", inode {ino}")
+                        format!(", {}", inode_name(fs, ino))
                     } else {
                         String::new()
                     }
@@ -326,47 +345,33 @@ fn features(fs: &RootFs, sb: &Superblock, dev: &str, out: &mut Vec<Finding>) {
     }
 }
 
-/// Block and inode capacity, whatever the filesystem: free counts and where "full" and
-/// "nearly full" begin.
-pub(super) struct Capacity {
-    pub block_size: u64,
-    pub blocks: u64,
-    pub free_blocks: u64,
-    /// Free blocks at or below this count mean no one can write (0 for ext4; XFS keeps a
-    /// reserve pool and per-AG set-aside blocks no file can use).
-    pub full_at: u64,
-    /// At or below this count the filesystem is nearly full (ext4: the root reserve).
-    pub low_at: u64,
-    /// How `low_at` is made up, for the detail (`12 reserved for root`).
-    pub reserve_note: String,
-    /// What being at or below `low_at` means, for the title (`within the root reserve`).
-    pub low_title: &'static str,
-    pub inodes: u64,
-    pub free_inodes: u64,
+/// Blocks the kernel keeps back on an extent filesystem even from root, for metadata and
+/// unwritten-extent conversion: 2% of the blocks or 4096, whichever is smaller
+/// (`fs/ext4/super.c: ext4_calculate_resv_clusters`). A filesystem that returned ENOSPC to
+/// root still shows these as free in its superblock.
+fn kernel_reserve(sb: &Superblock) -> u64 {
+    if sb.feature_incompat & superblock::INCOMPAT_EXTENTS == 0 {
+        return 0;
+    }
+    (sb.blocks_count / 50).min(4096)
 }
+
+/// Below this much space usable by root (and below 1% of the filesystem), it is full in
+/// practice: logs, package managers and sshd's own writes fail.
+pub(super) const FULL_BYTES: u64 = 8 << 20;
 
 fn capacity(fs: &RootFs, sb: &Superblock, s: &Settings, out: &mut Vec<Finding>) {
-    let cap = Capacity {
-        block_size: u64::from(sb.block_size),
-        blocks: sb.blocks_count,
-        free_blocks: sb.free_blocks_count,
-        full_at: 0,
-        low_at: sb.r_blocks_count,
-        reserve_note: format!("{} reserved for root", sb.r_blocks_count),
-        low_title: "within the root reserve",
-        inodes: u64::from(sb.inodes_count),
-        free_inodes: u64::from(sb.free_inodes_count),
-    };
-    capacity_findings(fs, &cap, s, out);
-}
-
-/// FS-030/FS-031 from a capacity, with the largest directories when it is low.
-pub(super) fn capacity_findings(fs: &RootFs, cap: &Capacity, s: &Settings, out: &mut Vec<Finding>) {
-    let bs = cap.block_size;
-    let no_blocks = cap.free_blocks <= cap.full_at;
-    let no_inodes = cap.free_inodes == 0;
-    let low_blocks = cap.free_blocks <= cap.low_at;
-    let low_inodes = cap.free_inodes * 100 < cap.inodes;
+    let bs = u64::from(sb.block_size);
+    let kernel = kernel_reserve(sb);
+    // As `ext4_has_free_clusters` decides: root may allocate above the kernel's reserve,
+    // everyone else above that and the root reserve too.
+    let for_root = sb.free_blocks_count.saturating_sub(kernel);
+    let for_users = for_root.saturating_sub(sb.r_blocks_count);
+    let no_blocks =
+        for_root.saturating_mul(bs) < FULL_BYTES && for_root.saturating_mul(100) < sb.blocks_count;
+    let no_inodes = sb.free_inodes_count == 0;
+    let low_blocks = for_users == 0;
+    let low_inodes = u64::from(sb.free_inodes_count) * 100 < u64::from(sb.inodes_count);
     if !(no_blocks || no_inodes || low_blocks || low_inodes) {
         return;
     }
@@ -381,8 +386,14 @@ pub(super) fn capacity_findings(fs: &RootFs, cap: &Capacity, s: &Settings, out: 
     ];
     let big = largest_dirs(fs, &roots, 200_000);
     let mut detail = format!(
-        "{} of {} blocks free ({}); {} of {} inodes free.",
-        cap.free_blocks, cap.blocks, cap.reserve_note, cap.free_inodes, cap.inodes
+        "{} of {} blocks free, of which {kernel} are the kernel's own reserve (not allocatable, even by root) and {} are reserved for root: {} usable by root, {} by other users; {} of {} inodes free.",
+        sb.free_blocks_count,
+        sb.blocks_count,
+        sb.r_blocks_count,
+        human(for_root * bs),
+        human(for_users * bs),
+        sb.free_inodes_count,
+        sb.inodes_count
     );
     if !big.is_empty() {
         detail.push_str("\nLargest directories:");
@@ -407,7 +418,10 @@ pub(super) fn capacity_findings(fs: &RootFs, cap: &Capacity, s: &Settings, out: 
         (
             &FS_030,
             if no_blocks {
-                "the root filesystem is full: no free blocks".to_string()
+                format!(
+                    "the root filesystem is full: {} usable even by root (writes fail with \"No space left on device\")",
+                    human(for_root * bs)
+                )
             } else {
                 "the root filesystem has no free inodes".to_string()
             },
@@ -417,12 +431,14 @@ pub(super) fn capacity_findings(fs: &RootFs, cap: &Capacity, s: &Settings, out: 
             &FS_031,
             if low_blocks {
                 format!(
-                    "the root filesystem is nearly full: {} free, {}",
-                    human(cap.free_blocks * bs),
-                    cap.low_title
+                    "the root filesystem is full for every user but root: {} left, all of it in the root reserve",
+                    human(for_root * bs)
                 )
             } else {
-                format!("fewer than 1% of inodes are free ({})", cap.free_inodes)
+                format!(
+                    "fewer than 1% of inodes are free ({})",
+                    sb.free_inodes_count
+                )
             },
         )
     };

@@ -209,7 +209,7 @@ pub fn audit(
         .reopen
         .as_ref()
         .map(|r| r.as_ref() as &(dyn Fn() -> Option<RootFs> + Sync));
-    let v: Verification = verify_packages(fs, &db, only.as_ref(), open, s.progress);
+    let v: Verification = verify_packages(fs, &db, only.as_ref(), open, None, s.progress);
     if !v.damaged.is_empty() {
         let n = v.damaged.len();
         out.push(

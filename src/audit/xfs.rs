@@ -2,7 +2,7 @@
 //! filesystem the guest boots from (read by `fs::xfs` when it opened the root), capacity as
 //! `statfs` on XFS computes it, and features the guest's own kernel cannot mount.
 
-use super::disk::{Capacity, FS_024, capacity_findings, guest_kernels, human};
+use super::disk::{FS_024, FS_030, FS_031, FULL_BYTES, guest_kernels, human, largest_dirs};
 use super::{Rule, Settings};
 use crate::fs::RootFs;
 use crate::fs::xfs::log::LogState;
@@ -265,9 +265,7 @@ pub fn audit(insp: &Inspection, s: &Settings, out: &mut Vec<Finding>) {
             );
         }
     }
-    if let Some(cap) = capacity(sb, health) {
-        capacity_findings(&root.fs, &cap, s, out);
-    }
+    capacity(&root.fs, sb, health, s, out);
 }
 
 fn log(health: &XfsHealth, dev: &str, mp: &str, out: &mut Vec<Finding>) {
@@ -414,13 +412,22 @@ fn features(fs: &RootFs, sb: &Superblock, out: &mut Vec<Finding>) {
 }
 
 /// Capacity as XFS's `statfs` computes it (`xfs_super.c: xfs_fs_statfs`): free blocks less the
-/// reserve pool (`xfs_reserve_blocks`: 5% or 8192 blocks, whichever is smaller) and the per-AG
-/// set-aside; inodes: those allocated plus what free space could hold, capped by imaxpct.
-fn capacity(sb: &Superblock, health: &XfsHealth) -> Option<Capacity> {
+/// reserve pool (`xfs_reserve_blocks`: 5% or 8192 blocks, whichever is smaller), the per-AG
+/// set-aside and the per-AG metadata reservations, which no file can use, root's or not (XFS
+/// has no root reserve); inodes: those allocated plus what free space could hold, capped by
+/// imaxpct. Full, as for ext4: under 8 MiB and under 1% usable.
+fn capacity(
+    fs: &RootFs,
+    sb: &Superblock,
+    health: &XfsHealth,
+    s: &Settings,
+    out: &mut Vec<Finding>,
+) {
     let (free, icount, ifree) = match health.counts {
         Some(c) => (c.free_blocks, c.icount, c.ifree),
         None => (sb.fdblocks, sb.icount, sb.ifree),
     };
+    let bs = u64::from(sb.blocksize);
     let log = if sb.logstart != 0 {
         u64::from(sb.logblocks)
     } else {
@@ -444,27 +451,82 @@ fn capacity(sb: &Superblock, health: &XfsHealth) -> Option<Capacity> {
             0
         };
     let ag_resv = per_ag * u64::from(sb.agcount);
-    let full_at = resblks + set_aside + ag_resv;
+    let held = resblks + set_aside + ag_resv;
+    let usable = free.saturating_sub(held);
     let inopblock = u64::from(sb.inopblock);
     let maxicount = sb.dblocks / 100 * u64::from(sb.imax_pct) * inopblock;
-    let free_avail = free.saturating_sub(full_at);
-    let mut files = icount.saturating_add(free_avail.saturating_mul(inopblock));
+    let mut files = icount.saturating_add(usable.saturating_mul(inopblock));
     if maxicount > 0 {
         files = files.min(maxicount);
     }
     let files = files.max(icount);
     let free_inodes = files - (icount - ifree.min(icount));
-    Some(Capacity {
-        block_size: u64::from(sb.blocksize),
-        blocks,
-        free_blocks: free,
-        full_at,
-        low_at: full_at + blocks / 100,
-        reserve_note: format!(
-            "about {full_at} held back: {resblks} in the reserve pool, {set_aside} set aside for the allocator, ~{ag_resv} reserved for per-AG metadata btrees"
+    let no_blocks = usable.saturating_mul(bs) < FULL_BYTES && usable.saturating_mul(100) < blocks;
+    let no_inodes = free_inodes == 0;
+    let low_blocks = usable.saturating_mul(100) < blocks;
+    let low_inodes = free_inodes.saturating_mul(100) < files;
+    if !(no_blocks || no_inodes || low_blocks || low_inodes) {
+        return;
+    }
+    let roots = [
+        "/var/log",
+        "/var/cache",
+        "/var/lib",
+        "/tmp",
+        "/var/tmp",
+        "/home",
+        "/root",
+    ];
+    let big = largest_dirs(fs, &roots, 200_000);
+    let mut detail = format!(
+        "{free} of {blocks} blocks free, of which about {held} are held back by XFS (not allocatable, even by root: {resblks} in the reserve pool, {set_aside} set aside for the allocator, ~{ag_resv} reserved for per-AG metadata btrees): {} usable; {free_inodes} of {files} inodes free.",
+        human(usable * bs)
+    );
+    if !big.is_empty() {
+        detail.push_str("\nLargest directories:");
+        for (p, n) in &big {
+            detail.push_str(&format!("\n  {:>10}  {}", human(*n), p.display()));
+        }
+    }
+    let fix = match big.first() {
+        Some((p, _)) => format!(
+            "du -xsh {}/* | sort -h   # then delete or move what is not needed, starting with {}",
+            s.host_path("/var"),
+            s.host_path(&p.display().to_string())
         ),
-        low_title: "within 1% of the blocks XFS keeps in reserve",
-        inodes: files,
-        free_inodes,
-    })
+        None => format!(
+            "du -xsh {}/* | sort -h",
+            s.mount_point.trim_end_matches('/')
+        ),
+    };
+    let (rule, title) = if no_blocks || no_inodes {
+        (
+            &FS_030,
+            if no_blocks {
+                format!(
+                    "the root filesystem is full: {} usable (writes fail with \"No space left on device\")",
+                    human(usable * bs)
+                )
+            } else {
+                "the root filesystem has no free inodes".to_string()
+            },
+        )
+    } else {
+        (
+            &FS_031,
+            if low_blocks {
+                format!(
+                    "the root filesystem is nearly full: {} usable, under 1%",
+                    human(usable * bs)
+                )
+            } else {
+                format!("fewer than 1% of inodes are free ({free_inodes})")
+            },
+        )
+    };
+    out.push(
+        rule.finding(title, detail)
+            .confidence(Confidence::Likely)
+            .fix(fix),
+    );
 }

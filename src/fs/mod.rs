@@ -367,6 +367,40 @@ impl RootFs {
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    /// The path of the entry with inode number `ino`, found by a breadth-first walk from `/`
+    /// that looks at no more than `budget` entries (`None` when not found within it, or when
+    /// the backend has no inode numbers). For naming an inode a superblock or a log mentions.
+    pub fn find_inode(&self, ino: u64, budget: usize) -> Option<String> {
+        let root = self.symlink_metadata("/").ok()?;
+        if root.inode? == ino {
+            return Some("/".into());
+        }
+        let mut queue = std::collections::VecDeque::from([PathBuf::from("/")]);
+        let mut seen = 0usize;
+        while let Some(dir) = queue.pop_front() {
+            let Ok(entries) = self.read_dir(&dir) else {
+                continue;
+            };
+            for e in entries {
+                seen += 1;
+                if seen > budget {
+                    return None;
+                }
+                let p = dir.join(&e.name);
+                let Ok(md) = self.symlink_metadata(&p) else {
+                    continue;
+                };
+                if md.inode == Some(ino) {
+                    return Some(p.to_string_lossy().into_owned());
+                }
+                if md.is_dir() {
+                    queue.push_back(p);
+                }
+            }
+        }
+        None
+    }
+
     /// Guest paths matching a glob pattern (`*`, `?`, `[...]` per component), sorted.
     pub fn glob(&self, pattern: &str) -> Result<Vec<PathBuf>, FsError> {
         glob::glob(self, pattern)

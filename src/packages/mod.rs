@@ -333,13 +333,14 @@ pub struct Verification {
 }
 
 /// Verifies the packages named in `only` (all when `None`): records from the database,
-/// checked on as many threads as there are cores (each over its own view from `open`), with
+/// checked on `jobs` threads (default: one per core), each over its own view from `open`, with
 /// a progress line on a terminal when `show_progress`.
 pub fn verify_packages(
     fs: &crate::fs::RootFs,
     db: &db::PackageDb,
     only: Option<&std::collections::HashSet<String>>,
     open: Option<verify::Open<'_>>,
+    jobs: Option<usize>,
     show_progress: bool,
 ) -> Verification {
     let counters = verify::Progress::default();
@@ -352,9 +353,11 @@ pub fn verify_packages(
     counters
         .expected_bytes
         .store(expected, std::sync::atomic::Ordering::Relaxed);
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
+    let workers = jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
     let mut totals = Totals::default();
     let mut damaged = Vec::new();
     let mut deviations =
