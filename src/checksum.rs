@@ -64,6 +64,12 @@ pub fn crc32(data: &[u8]) -> u32 {
     !update(&CRC32_TABLE, !0, data)
 }
 
+/// CRC-32 (the IEEE polynomial, reflected) from `seed`, without the final inversion: LVM2's
+/// `calc_crc` with its initial value 0xf597a6cf.
+pub fn crc32_raw(seed: u32, data: &[u8]) -> u32 {
+    update(&CRC32_TABLE, seed, data)
+}
+
 /// CRC-32C seeded with `seed`, without the final inversion: how ext4 computes its metadata
 /// checksums (`ext4_chksum`); the superblock's is `crc32c_raw(!0, &sb[..0x3FC])`.
 pub fn crc32c_raw(seed: u32, data: &[u8]) -> u32 {

@@ -172,8 +172,8 @@ pub enum Command {
         #[arg(long)]
         deep: bool,
     },
-    /// Read-only metadata scan of the ext2/3/4 root: every inode, directory block, bitmap and
-    /// count checked, with checksums; each problem with inode, path and what is wrong.
+    /// Read-only metadata scan of the ext2/3/4 or XFS root: every inode, directory block, bitmap
+    /// and count checked, with checksums; each problem with inode, path and what is wrong.
     Fsck {
         target: PathBuf,
         #[arg(long, value_name = "N")]
@@ -418,9 +418,16 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             let (mut findings, verdict) = audit::run(&insp, &settings);
             if deep {
                 let dev = audit::volume_root_device(&insp);
-                match audit::scan::run(&insp) {
-                    Ok(scan) => findings.extend(audit::scan::findings(&scan, &dev)),
-                    Err(e) => eprintln!("rescue-inspect: metadata scan skipped: {e}"),
+                if let Some(walked) = audit::xfs::scan(&insp) {
+                    match walked {
+                        Ok(rep) => findings.extend(audit::xfs::walk_findings(&rep, &dev)),
+                        Err(e) => eprintln!("rescue-inspect: metadata scan skipped: {e}"),
+                    }
+                } else {
+                    match audit::scan::run(&insp) {
+                        Ok(scan) => findings.extend(audit::scan::findings(&scan, &dev)),
+                        Err(e) => eprintln!("rescue-inspect: metadata scan skipped: {e}"),
+                    }
                 }
             }
             let report = Report::new(insp.report_target(), findings, verdict);
@@ -471,6 +478,20 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             format,
         } => {
             let insp = inspect::inspect_with(&target, partition, &images)?;
+            if let Some(walked) = audit::xfs::scan(&insp) {
+                let rep = walked.map_err(CliError::Message)?;
+                match format {
+                    Format::Text => emit(&audit::xfs::render_walk_text(&rep)),
+                    Format::Json => {
+                        emit(&(serde_json::to_string_pretty(&rep).unwrap_or_default() + "\n"))
+                    }
+                }
+                return Ok(if rep.problems.is_empty() {
+                    EXIT_OK
+                } else {
+                    EXIT_FINDINGS
+                });
+            }
             let scan = audit::scan::run(&insp).map_err(CliError::Message)?;
             match format {
                 Format::Text => emit(&audit::scan::render_text(&scan)),

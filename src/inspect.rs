@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::fs::ext4::{self, LoadNote, Superblock};
+use crate::fs::xfs::{self, XfsInfo};
 use crate::fs::{self, FsError, RootFs};
 use crate::guest::os_release::{self, OsRelease};
 use crate::volume::{self, Device, FsKind, ImageOptions, Layout, PartType, VolumeError};
@@ -34,9 +35,15 @@ pub enum Content {
         os: Option<OsRelease>,
         root_score: u32,
     },
-    /// An ext filesystem the reader could not load.
+    /// A readable XFS filesystem.
+    Xfs {
+        volume: Box<xfs::XfsVolume>,
+        os: Option<OsRelease>,
+        root_score: u32,
+    },
+    /// An ext or XFS filesystem the reader could not load.
     Unreadable { reason: String },
-    /// A filesystem or container this build cannot read (XFS, Btrfs, LVM2, LUKS).
+    /// A filesystem or container this build cannot read (Btrfs, LVM2, LUKS).
     Unsupported,
     /// Swap, FAT, or nothing recognised.
     Other,
@@ -58,6 +65,8 @@ pub struct Root {
     pub entry: Option<usize>,
     pub superblock: Option<Superblock>,
     pub load_notes: Vec<LoadNote>,
+    /// The XFS superblock and health checks, for an XFS root.
+    pub xfs: Option<Box<XfsInfo>>,
     pub os: Option<OsRelease>,
     /// Why this one (several candidates, or `--partition`).
     pub why: String,
@@ -85,6 +94,9 @@ pub struct Inspection {
     pub root: Option<Root>,
     /// Devices of the recovery host itself that carry the root filesystem's UUID.
     pub host_uuid_clash: Vec<PathBuf>,
+    /// When the root is an LVM logical volume: this host's own device directory for a volume
+    /// group of the same name (`/dev/rhel`), if it has one.
+    pub host_vg_clash: Option<PathBuf>,
 }
 
 /// Block devices on this (recovery) host whose filesystem UUID is `uuid`, other than the target
@@ -130,6 +142,29 @@ fn devices_with_uuid_in(by_uuid: &Path, uuid: &str, target: &Path) -> Vec<PathBu
     }
     out.sort();
     out
+}
+
+/// This host's device directory for volume group `vg` (`/dev/rhel`, made by udev when the VG
+/// is active), or an active LV of it in `/dev/mapper` (`rhel-root`; dashes in names doubled).
+/// A rescue server launched from the same image as the broken host has the same VG name.
+fn host_vg_dir(dev: &Path, vg: &str) -> Option<PathBuf> {
+    if vg.is_empty() || vg.contains('/') {
+        return None;
+    }
+    let dir = dev.join(vg);
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    let prefix = format!("{}-", vg.replace('-', "--"));
+    std::fs::read_dir(dev.join("mapper"))
+        .ok()?
+        .flatten()
+        .find(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&prefix) && !n[prefix.len()..].starts_with('-'))
+        })
+        .map(|e| e.path())
 }
 
 /// Reads os-release the way systemd does: `/etc/os-release`, else `/usr/lib/os-release`.
@@ -182,6 +217,15 @@ fn is_root_type(t: &PartType) -> bool {
     ].contains(&guid.as_str()))
 }
 
+/// LV names installers give the root (`rhel/root`, `cl/root`, `ubuntu-vg/ubuntu-lv`,
+/// `VolGroup00/LogVol00`): like the GPT root type, a hint among root-like candidates.
+fn is_root_lv(name: &str) -> bool {
+    matches!(
+        name,
+        "root" | "lv_root" | "rootlv" | "ubuntu-lv" | "LogVol00"
+    )
+}
+
 /// Examines one volume entry.
 fn examine(layout: &Layout, i: usize) -> Content {
     let e = &layout.entries[i];
@@ -197,6 +241,9 @@ fn examine(layout: &Layout, i: usize) -> Content {
                 {
                     root_score += 2;
                 }
+                if root_score > 0 && e.lv.as_ref().is_some_and(|l| is_root_lv(&l.name)) {
+                    root_score += 2;
+                }
                 Content::Ext {
                     volume: Box::new(volume),
                     os,
@@ -207,9 +254,31 @@ fn examine(layout: &Layout, i: usize) -> Content {
                 reason: err.to_string(),
             },
         },
-        FsKind::Xfs | FsKind::Btrfs | FsKind::Lvm2Pv | FsKind::Luks1 | FsKind::Luks2 => {
-            Content::Unsupported
-        }
+        FsKind::Xfs => match xfs::open(&e.slice) {
+            Ok(volume) => {
+                let os = read_os_release(&volume.fs);
+                let mut root_score = root_score(&volume.fs, os.as_ref());
+                if root_score > 0
+                    && e.partition
+                        .as_ref()
+                        .is_some_and(|p| is_root_type(&p.part_type))
+                {
+                    root_score += 2;
+                }
+                if root_score > 0 && e.lv.as_ref().is_some_and(|l| is_root_lv(&l.name)) {
+                    root_score += 2;
+                }
+                Content::Xfs {
+                    volume: Box::new(volume),
+                    os,
+                    root_score,
+                }
+            }
+            Err(err) => Content::Unreadable {
+                reason: err.to_string(),
+            },
+        },
+        FsKind::Btrfs | FsKind::Lvm2Pv | FsKind::Luks1 | FsKind::Luks2 => Content::Unsupported,
         _ => Content::Other,
     }
 }
@@ -217,9 +286,10 @@ fn examine(layout: &Layout, i: usize) -> Content {
 /// Describes an entry for messages: `partition 2 (ext4, "cloudimg-rootfs")`.
 pub fn describe_entry(layout: &Layout, i: usize) -> String {
     let e = &layout.entries[i];
-    let mut s = match &e.partition {
-        Some(p) => format!("partition {}", p.index),
-        None => "the whole device".to_string(),
+    let mut s = match (&e.partition, &e.lv) {
+        (Some(p), _) => format!("partition {}", p.index),
+        (None, Some(lv)) => format!("logical volume {}/{}", lv.vg, lv.name),
+        (None, None) => "the whole device".to_string(),
     };
     s.push_str(&format!(" ({}", e.probe.kind.as_str()));
     if let Some(l) = &e.probe.label {
@@ -261,12 +331,14 @@ pub fn inspect_with(
                 entry: None,
                 superblock: None,
                 load_notes: Vec::new(),
+                xfs: None,
                 os,
                 why: "a mounted directory".into(),
                 contested: false,
                 forced: false,
             }),
             host_uuid_clash: Vec::new(),
+            host_vg_clash: None,
         });
     }
 
@@ -302,12 +374,18 @@ pub fn inspect_with(
         .and_then(|r| r.fs.info().uuid.clone())
         .map(|u| host_devices_with_uuid(&u, target))
         .unwrap_or_default();
+    let host_vg_clash = root
+        .as_ref()
+        .and_then(|r| r.entry)
+        .and_then(|i| layout.entries[i].lv.as_ref())
+        .and_then(|lv| host_vg_dir(Path::new("/dev"), &lv.vg));
     Ok(Inspection {
         target: target.to_path_buf(),
         layout: Some(layout),
         candidates,
         root,
         host_uuid_clash,
+        host_vg_clash,
     })
 }
 
@@ -330,7 +408,9 @@ fn choose_root(layout: &Layout, candidates: &mut [Candidate], forced: bool) -> O
         .iter()
         .enumerate()
         .filter_map(|(ci, c)| match &c.content {
-            Content::Ext { root_score, .. } if *root_score > 0 || forced => {
+            Content::Ext { root_score, .. } | Content::Xfs { root_score, .. }
+                if *root_score > 0 || forced =>
+            {
                 Some((ci, *root_score, layout.entries[c.entry].slice.len()))
             }
             _ => None,
@@ -374,6 +454,21 @@ fn choose_root(layout: &Layout, candidates: &mut [Candidate], forced: bool) -> O
                 entry: Some(entry),
                 superblock: Some(v.superblock),
                 load_notes: v.notes,
+                xfs: None,
+                os,
+                why,
+                contested,
+                forced,
+            })
+        }
+        Content::Xfs { volume, os, .. } => {
+            let v = *volume;
+            Some(Root {
+                fs: v.fs,
+                entry: Some(entry),
+                superblock: None,
+                load_notes: Vec::new(),
+                xfs: Some(Box::new(v.info)),
                 os,
                 why,
                 contested,
@@ -445,6 +540,20 @@ impl Inspection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vg_name_clash_with_the_host() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("mapper")).unwrap();
+        std::fs::write(t.path().join("mapper/rhel-root"), b"").unwrap();
+        std::fs::write(t.path().join("mapper/my--vg-lv"), b"").unwrap();
+        assert!(host_vg_dir(t.path(), "rhel").is_some());
+        assert!(host_vg_dir(t.path(), "my-vg").is_some());
+        assert!(host_vg_dir(t.path(), "my").is_none());
+        assert!(host_vg_dir(t.path(), "cl").is_none());
+        std::fs::create_dir(t.path().join("cl")).unwrap();
+        assert_eq!(host_vg_dir(t.path(), "cl"), Some(t.path().join("cl")));
+    }
 
     #[test]
     fn uuid_clash_ignores_the_target_itself() {

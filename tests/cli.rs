@@ -417,8 +417,7 @@ fn bad_input_gets_one_line_errors() {
 #[test]
 fn unsupported_filesystems_are_named_with_the_way_in() {
     let t = tempdir();
-    let cases: [(&str, usize, &[u8], &str); 3] = [
-        ("xfs", 0, b"XFSB", "XFS"),
+    let cases: [(&str, usize, &[u8], &str); 2] = [
         ("luks", 0, b"LUKS\xba\xbe\x00\x02", "LUKS"),
         (
             "lvm",
@@ -444,6 +443,22 @@ fn unsupported_filesystems_are_named_with_the_way_in() {
             "{f}"
         );
     }
+}
+
+#[test]
+fn a_broken_xfs_is_named_with_xfs_repair() {
+    // XFS is read natively: a bare magic is an unreadable XFS (XFS-001), and no root.
+    let t = tempdir();
+    let img = t.path().join("xfs.img");
+    let mut b = vec![0u8; 2 * MIB as usize];
+    b[..4].copy_from_slice(b"XFSB");
+    std::fs::write(&img, &b).unwrap();
+    let (code, r) = check_json(&img, &[]);
+    assert_eq!(code, 2, "{r}");
+    let f = finding(&r, "XFS-001");
+    assert!(f["fix"].as_str().unwrap().contains("xfs_repair -n"), "{f}");
+    assert!(f["detail"].as_str().unwrap().contains("superblock"), "{f}");
+    finding(&r, "ROOT-001");
 }
 
 #[test]

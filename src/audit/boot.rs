@@ -189,6 +189,7 @@ fn known(insp: &Inspection) -> Option<Known> {
             .map(|c| &c.content)
         {
             Some(Content::Ext { volume, .. }) => Some(volume.fs.info().clone()),
+            Some(Content::Xfs { volume, .. }) => Some(volume.fs.info().clone()),
             Some(Content::Root) => insp.root.as_ref().map(|r| r.fs.info().clone()),
             _ => None,
         };

@@ -120,7 +120,7 @@ fn version3(v: &str) -> Option<(u32, u32, u32)> {
 }
 
 /// Kernel releases installed in the guest (`/lib/modules/6.1.0-18-amd64`), newest first.
-fn guest_kernels(fs: &RootFs) -> Vec<(String, (u32, u32))> {
+pub(super) fn guest_kernels(fs: &RootFs) -> Vec<(String, (u32, u32))> {
     let mut out: Vec<(String, (u32, u32))> = fs
         .read_dir("/lib/modules")
         .unwrap_or_default()
@@ -138,7 +138,7 @@ fn guest_kernels(fs: &RootFs) -> Vec<(String, (u32, u32))> {
 
 /// Sizes of the largest directories below `roots`, for the "disk full" finding. Bounded: at most
 /// `budget` entries are looked at in all.
-fn largest_dirs(fs: &RootFs, roots: &[&str], budget: usize) -> Vec<(PathBuf, u64)> {
+pub(super) fn largest_dirs(fs: &RootFs, roots: &[&str], budget: usize) -> Vec<(PathBuf, u64)> {
     let mut left = budget;
     let mut sizes = Vec::new();
     for r in roots {
@@ -176,7 +176,7 @@ fn du(fs: &RootFs, p: &Path, left: &mut usize, depth: usize) -> u64 {
         .sum()
 }
 
-fn human(n: u64) -> String {
+pub(super) fn human(n: u64) -> String {
     crate::report::partitions::human_size(n)
 }
 
@@ -358,7 +358,7 @@ fn kernel_reserve(sb: &Superblock) -> u64 {
 
 /// Below this much space usable by root (and below 1% of the filesystem), it is full in
 /// practice: logs, package managers and sshd's own writes fail.
-const FULL_BYTES: u64 = 8 << 20;
+pub(super) const FULL_BYTES: u64 = 8 << 20;
 
 fn capacity(fs: &RootFs, sb: &Superblock, s: &Settings, out: &mut Vec<Finding>) {
     let bs = u64::from(sb.block_size);

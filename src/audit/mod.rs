@@ -12,6 +12,7 @@ pub mod packages;
 pub mod scan;
 pub mod sshd;
 mod volume;
+pub mod xfs;
 
 use crate::inspect::Inspection;
 use crate::report::{Category, Confidence, Finding, Severity, Verdict};
@@ -62,6 +63,7 @@ pub fn rules() -> Vec<&'static Rule> {
         .chain(sshd::crypto::RULES.iter())
         .chain(network::RULES.iter())
         .chain(packages::RULES.iter())
+        .chain(xfs::RULES.iter())
         .copied()
         .collect();
     all.sort_by_key(|r| r.id);
@@ -132,6 +134,7 @@ pub fn run(insp: &Inspection, settings: &Settings) -> (Vec<Finding>, Verdict) {
     let mut findings = Vec::new();
     volume::audit(insp, settings, &mut findings);
     disk::audit(insp, settings, &mut findings);
+    xfs::audit(insp, settings, &mut findings);
     boot::audit(insp, settings, &mut findings);
     let mut outcome = sshd::Outcome::default();
     if let Some(root) = &insp.root {

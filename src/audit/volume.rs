@@ -52,11 +52,11 @@ pub static ROOT_002: Rule = Rule {
     id: "ROOT-002",
     severity: Severity::Critical,
     category: Category::Filesystem,
-    summary: "root may be on a filesystem this build cannot read natively (XFS, Btrfs, LVM2, LUKS)",
-    doc: "Names what is on the volume by its magic numbers when no readable ext2/3/4 root was \
-found: XFS (Amazon Linux, RHEL family), Btrfs (Fedora, SUSE), an LVM2 physical volume, or a LUKS \
-encrypted volume.\n\nWhy it matters: this build reads ext2/3/4 natively; other filesystems must be \
-mounted read-only first, and an encrypted volume needs its key.\n\nFix: mount it read-only and \
+    summary: "root may be on a filesystem this build cannot read natively (Btrfs, LVM2, LUKS)",
+    doc: "Names what is on the volume by its magic numbers when no readable ext2/3/4 or XFS root \
+was found: Btrfs (Fedora, SUSE), an LVM2 physical volume, or a LUKS encrypted volume.\n\nWhy it \
+matters: this build reads ext2/3/4 and XFS natively; other filesystems must be mounted read-only \
+first, and an encrypted volume needs its key.\n\nFix: mount it read-only and \
 inspect the directory: `mount -o ro,norecovery PARTITION /mnt/rescue && rescue-inspect check \
 /mnt/rescue` (XFS also needs `nouuid` when the recovery host has the same UUID; LVM needs `vgchange \
 -ay` first; LUKS needs `cryptsetup open --readonly` and the passphrase).",
@@ -122,8 +122,25 @@ Why it matters: a recovery server launched from the same image as the broken hos
 Fix: mount the volume by its device path, never by UUID (XFS: add `-o nouuid`), and detach it before rebooting the recovery server.",
 };
 
+pub static VOL_004: Rule = Rule {
+    id: "VOL-004",
+    severity: Severity::Warning,
+    category: Category::Filesystem,
+    summary: "the root's LVM volume group has the same name as one of this recovery host",
+    doc: "When the root is an LVM logical volume, looks for a volume group of the same name on \
+the host running the tool (/dev/VG, or its LVs in /dev/mapper).\n\nWhy it matters: a recovery \
+server launched from the same image as the broken host has the same VG (rhel, cl, ubuntu-vg). \
+LVM refuses to activate a second VG of that name, /dev/VG/LV names the host's own volume, and \
+rebooting with the volume attached can boot the wrong root.\n\nFix: inspect without \
+activating (this tool needs no activation); to mount, activate the attached PVs under a new \
+name without touching the host's VG: `vgimportclone --basevgname rescue_vg PV...` (this \
+rewrites the attached volume's VG name and UUIDs: rename it back before returning the volume), \
+and detach the volume before rebooting the recovery server.",
+};
+
 pub static RULES: &[&Rule] = &[
-    &VOL_001, &VOL_002, &VOL_003, &ROOT_001, &ROOT_002, &ROOT_003, &FS_001, &FS_010, &FS_011,
+    &VOL_001, &VOL_002, &VOL_003, &VOL_004, &ROOT_001, &ROOT_002, &ROOT_003, &FS_001, &FS_010,
+    &FS_011,
 ];
 
 /// Findings of these rules mean the target could not be inspected (exit code 2).
@@ -166,6 +183,12 @@ fn partition_device(layout: &Layout, index: Option<u32>) -> String {
 
 /// The device name of the chosen root, for commands.
 pub fn root_device(insp: &Inspection) -> String {
+    if let (Some(layout), Some(i)) = (&insp.layout, insp.root.as_ref().and_then(|r| r.entry)) {
+        if let Some(lv) = &layout.entries[i].lv {
+            // Activated on the recovery host (vgchange -ay VG).
+            return lv.dev_path();
+        }
+    }
     match (&insp.layout, &insp.root) {
         (Some(layout), Some(root)) => partition_device(
             layout,
@@ -224,6 +247,32 @@ pub fn audit(insp: &Inspection, settings: &Settings, out: &mut Vec<Finding>) {
                 .fix(format!("mount -o ro {dev} {mp}   # by device path, never UUID=; detach the volume before rebooting this host")),
         );
     }
+    if let Some(dir) = &insp.host_vg_clash {
+        let lv = insp
+            .root
+            .as_ref()
+            .and_then(|r| r.entry)
+            .and_then(|i| layout.entries[i].lv.clone());
+        if let Some(lv) = lv {
+            let opts = if insp
+                .root
+                .as_ref()
+                .is_some_and(|r| r.fs.info().fs_type == "xfs")
+            {
+                "ro,nouuid"
+            } else {
+                "ro"
+            };
+            out.push(
+                VOL_004
+                    .finding(
+                        format!("volume group {} is also the name of a volume group on this recovery host", lv.vg),
+                        format!("The root is logical volume {}/{}; this host has {} already: activating the attached volume group fails or {} names the host's own volume.", lv.vg, lv.name, dir.display(), lv.dev_path()),
+                    )
+                    .fix(format!("vgimportclone --basevgname rescue_{} PV_DEVICES   # renames the attached VG (rename it back before returning the volume); then vgchange -ay rescue_{} && mount -o {opts} /dev/rescue_{}/{} {mp}", lv.vg, lv.vg, lv.vg, lv.name)),
+            );
+        }
+    }
     let mut unreadable = Vec::new();
     let mut unsupported = Vec::new();
     for c in &insp.candidates {
@@ -234,6 +283,10 @@ pub fn audit(insp: &Inspection, settings: &Settings, out: &mut Vec<Finding>) {
                 let what = describe_entry(layout, c.entry);
                 let dev = partition_device(layout, index);
                 unreadable.push(format!("{what}: {reason}"));
+                if e.probe.kind == FsKind::Xfs {
+                    out.push(super::xfs::unreadable(&what, reason, &dev));
+                    continue;
+                }
                 out.push(
                     FS_001
                         .finding(format!("{what} cannot be read"), reason.clone())
@@ -279,7 +332,55 @@ pub fn audit(insp: &Inspection, settings: &Settings, out: &mut Vec<Finding>) {
             for (entry, kind, index) in unsupported {
                 let what = describe_entry(layout, entry);
                 let dev = partition_device(layout, index);
-                let (title, detail, fix) = unsupported_advice(kind, &what, &dev, mp);
+                let (title, mut detail, fix) = unsupported_advice(kind, &what, &dev, mp);
+                if matches!(kind, FsKind::Luks1 | FsKind::Luks2 | FsKind::Btrfs) {
+                    let head = layout.entries[entry]
+                        .slice
+                        .read_upto(0, 4 << 20)
+                        .unwrap_or_default();
+                    if let Some(l) = crate::volume::luks::parse(&head) {
+                        detail.push_str(&format!("\nHeader: {}. Encrypted: nothing on it can be inspected without the passphrase or a key file.", l.describe()));
+                    }
+                    if let Some(b) = crate::volume::btrfs::parse(&head) {
+                        detail.push_str(&format!(
+                            "\nSuperblock: UUID {}{}, generation {}, {} device(s){}.",
+                            b.uuid,
+                            b.label
+                                .as_deref()
+                                .map(|l| format!(", label \"{l}\""))
+                                .unwrap_or_default(),
+                            b.generation,
+                            b.num_devices,
+                            if b.num_devices > 1 {
+                                " (every device must be attached to mount it)"
+                            } else {
+                                ""
+                            }
+                        ));
+                    }
+                }
+                if kind == FsKind::Lvm2Pv {
+                    // What the native LVM reader made of the volume groups.
+                    let lvs: Vec<String> = layout
+                        .entries
+                        .iter()
+                        .filter_map(|e| {
+                            let lv = e.lv.as_ref()?;
+                            Some(match &lv.unsupported {
+                                Some(why) => format!("{}/{}: {why}", lv.vg, lv.name),
+                                None => format!(
+                                    "{}/{}: {}, no root on it",
+                                    lv.vg,
+                                    lv.name,
+                                    e.probe.kind.as_str()
+                                ),
+                            })
+                        })
+                        .collect();
+                    if !lvs.is_empty() {
+                        detail.push_str(&format!("\nLogical volumes: {}.", lvs.join("; ")));
+                    }
+                }
                 out.push(
                     ROOT_002
                         .finding(title, detail)
@@ -331,8 +432,8 @@ fn unsupported_advice(kind: FsKind, what: &str, dev: &str, mp: &str) -> (String,
             format!("mkdir -p {mp} && mount -o ro {dev} {mp} && rescue-inspect check {mp}"),
         ),
         FsKind::Lvm2Pv => (
-            format!("{what} is an LVM2 physical volume: not read natively by this build"),
-            "The root is likely a logical volume (rhel-root, cl-root, ubuntu-vg/ubuntu-lv). Activate the volume group and mount the root LV read-only. When the recovery host has a volume group of the same name, activate only this device (LVM 2.03.12+: `--devices`).".into(),
+            format!("{what} is an LVM2 physical volume, and no readable root is on its logical volumes"),
+            "The root is likely a logical volume (rhel-root, cl-root, ubuntu-vg/ubuntu-lv). This build reads linear and striped LVs natively; thin, RAID, mirror, snapshot and cache LVs (or a PV missing from this device) need the kernel: activate the volume group and mount the root LV read-only. When the recovery host has a volume group of the same name, activate only this device (LVM 2.03.12+: `--devices`).".into(),
             format!("pvs {dev}; vgchange -ay --devices {dev} VGNAME && mount -o ro /dev/VGNAME/ROOTLV {mp} && rescue-inspect check {mp}"),
         ),
         FsKind::Luks1 | FsKind::Luks2 => (

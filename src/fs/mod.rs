@@ -12,6 +12,7 @@ pub mod ext4;
 pub mod glob;
 pub mod mem;
 mod resolve;
+pub mod xfs;
 
 use std::ffi::OsString;
 use std::io::Read;

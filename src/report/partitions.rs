@@ -83,6 +83,8 @@ pub struct Row {
     pub root: bool,
     /// Why the filesystem could not be read, if it could not.
     pub error: Option<String>,
+    /// `VG/LV` for an LVM logical volume (then `index` is null and `name` is the same).
+    pub lv: Option<String>,
 }
 
 /// What the filesystem reader itself says (more precise than the magic-number probe).
@@ -116,6 +118,10 @@ pub fn listing(insp: &Inspection) -> Option<Listing> {
                 fs = fs_row(volume.fs.info());
                 os = o.as_ref();
             }
+            Content::Xfs { volume, os: o, .. } => {
+                fs = fs_row(volume.fs.info());
+                os = o.as_ref();
+            }
             Content::Root => {
                 if let Some(r) = &insp.root {
                     fs = fs_row(r.fs.info());
@@ -135,7 +141,9 @@ pub fn listing(insp: &Inspection) -> Option<Listing> {
                 name: p.part_type.name(),
                 id: p.part_type.code(),
             }),
-            name: p.and_then(|p| p.name.clone()),
+            name: p
+                .and_then(|p| p.name.clone())
+                .or_else(|| e.lv.as_ref().map(|l| format!("{}/{}", l.vg, l.name))),
             uuid: p.and_then(|p| p.uuid.clone()),
             bootable: p.is_some_and(|p| p.bootable),
             beyond_end: p.is_some_and(|p| p.beyond_end),
@@ -147,6 +155,7 @@ pub fn listing(insp: &Inspection) -> Option<Listing> {
             }),
             root: is_root,
             error,
+            lv: e.lv.as_ref().map(|l| format!("{}/{}", l.vg, l.name)),
         });
     }
     Some(Listing {
@@ -281,6 +290,7 @@ pub fn render_text(l: &Listing, style: Style) -> String {
                 r.part_type
                     .as_ref()
                     .map(|t| format!("{} ({})", t.name, t.id))
+                    .or_else(|| r.lv.as_ref().map(|_| "LVM logical volume".into()))
                     .unwrap_or_else(|| "-".into()),
                 r.name.clone().unwrap_or_else(|| "-".into()),
                 r.filesystem.fs_type.clone(),

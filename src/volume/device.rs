@@ -139,13 +139,20 @@ pub struct Slice {
     dev: Arc<Device>,
     start: u64,
     len: u64,
+    /// An LVM logical volume: reads go through its segment map (onto slices of `dev`).
+    lv: Option<Arc<super::lvm::LvMap>>,
 }
 
 impl Slice {
     /// The whole device.
     pub fn whole(dev: Arc<Device>) -> Slice {
         let len = dev.size();
-        Slice { dev, start: 0, len }
+        Slice {
+            dev,
+            start: 0,
+            len,
+            lv: None,
+        }
     }
 
     /// `len` bytes from `start`, clipped to the end of the device: a partition that runs past the
@@ -156,7 +163,23 @@ impl Slice {
             dev,
             start,
             len: len.min(avail),
+            lv: None,
         }
+    }
+
+    /// A logical volume on `dev`'s physical volumes.
+    pub fn logical(dev: Arc<Device>, lv: Arc<super::lvm::LvMap>) -> Slice {
+        Slice {
+            dev,
+            start: 0,
+            len: lv.size(),
+            lv: Some(lv),
+        }
+    }
+
+    /// The logical volume this slice reads, if it is one.
+    pub fn lv(&self) -> Option<&Arc<super::lvm::LvMap>> {
+        self.lv.as_ref()
     }
 
     pub fn device(&self) -> &Arc<Device> {
@@ -180,7 +203,10 @@ impl Slice {
     pub fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), VolumeError> {
         let end = offset.checked_add(buf.len() as u64);
         match end {
-            Some(end) if end <= self.len => self.dev.read_exact_at(self.start + offset, buf),
+            Some(end) if end <= self.len => match &self.lv {
+                Some(lv) => lv.read_exact_at(offset, buf),
+                None => self.dev.read_exact_at(self.start + offset, buf),
+            },
             _ => Err(VolumeError::BeyondEnd {
                 offset: self.start.saturating_add(offset),
                 len: buf.len() as u64,

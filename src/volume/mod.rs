@@ -4,9 +4,12 @@
 //! 4096-byte sectors, MBR with extended/logical partitions, or none); `probe::probe` names the
 //! filesystem or container on each by its magic numbers. Nothing here interprets files.
 
+pub mod btrfs;
 pub mod device;
 pub mod gpt;
 pub mod image;
+pub mod luks;
+pub mod lvm;
 pub mod mbr;
 pub mod probe;
 pub mod source;
@@ -65,6 +68,8 @@ pub struct VolumeEntry {
     pub partition: Option<Partition>,
     pub slice: Slice,
     pub probe: Probe,
+    /// An LVM logical volume (on PVs listed as other entries), not a partition.
+    pub lv: Option<lvm::LvInfo>,
 }
 
 /// The target's layout: its partition table and what each partition holds.
@@ -86,6 +91,7 @@ pub fn discover(device: Arc<Device>) -> Result<Layout, VolumeError> {
             partition: None,
             slice,
             probe,
+            lv: None,
         });
     } else {
         for p in &table.partitions {
@@ -99,6 +105,39 @@ pub fn discover(device: Arc<Device>) -> Result<Layout, VolumeError> {
                 partition: Some(p.clone()),
                 slice,
                 probe,
+                lv: None,
+            });
+        }
+    }
+    // Logical volumes of the volume groups whose PVs are here, after the PVs.
+    let pvs: Vec<Slice> = entries
+        .iter()
+        .filter(|e| e.probe.kind == FsKind::Lvm2Pv)
+        .map(|e| e.slice.clone())
+        .collect();
+    if !pvs.is_empty() {
+        for (info, map) in lvm::logical_volumes(&pvs) {
+            let (slice, probe) = match map {
+                Some(m) => {
+                    let slice = Slice::logical(device.clone(), m);
+                    let probe = probe::probe(&slice);
+                    (slice, probe)
+                }
+                None => (
+                    Slice::new(device.clone(), 0, 0),
+                    Probe {
+                        kind: FsKind::Unknown,
+                        label: None,
+                        uuid: None,
+                        error: info.unsupported.clone(),
+                    },
+                ),
+            };
+            entries.push(VolumeEntry {
+                partition: None,
+                slice,
+                probe,
+                lv: Some(info),
             });
         }
     }

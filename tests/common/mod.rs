@@ -3,6 +3,8 @@
 //! optionally inside a GPT (512- or 4096-byte sectors) or MBR disk image.
 #![allow(dead_code)]
 
+pub mod xfs;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
