@@ -640,8 +640,9 @@ fn vhdx_log_is_replayed_in_memory_like_qemu_replays_it() {
     assert!(out.contains("log entries replayed in memory"), "{out}");
 }
 
-/// Fix commands that name the device attach a container image with qemu-nbd (read-only, the
-/// format named), not with losetup, which would show the container's bytes.
+/// Fix commands that name the device attach a container image with qemu-nbd (the format
+/// named), not with losetup, which would show the container's bytes: read-only for commands
+/// that look, writable for repairs.
 #[test]
 fn fixes_attach_container_images_with_qemu_nbd() {
     if !have_qemu_img() {
@@ -656,8 +657,10 @@ fn fixes_attach_container_images_with_qemu_nbd() {
         let (_, r) = check_json(img, &[]);
         with("FS-020", &r)[0]["fix"].as_str().unwrap().to_string()
     };
+    // Looking attaches read-only; repairing must attach writable, or it cannot write.
     assert!(
-        fix(&raw).contains("losetup -r -P --show -f"),
+        fix(&raw).contains("e2fsck -fn $(losetup -r -P --show -f")
+            && fix(&raw).contains("repair with: e2fsck -f $(losetup -P --show -f"),
         "{}",
         fix(&raw)
     );
@@ -677,6 +680,13 @@ fn fixes_attach_container_images_with_qemu_nbd() {
                 "qemu-nbd --read-only --format={format} --connect=/dev/nbd0 {}",
                 img.display()
             )) && f.contains("/dev/nbd0)p2"),
+            "{f}"
+        );
+        assert!(
+            f.contains(&format!(
+                "repair with: e2fsck -f $(modprobe nbd max_part=16 && qemu-nbd --format={format} --connect=/dev/nbd0 {}",
+                img.display()
+            )),
             "{f}"
         );
         assert!(!f.contains("losetup"), "{f}");

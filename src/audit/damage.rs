@@ -67,7 +67,12 @@ pub static RULES: &[&Rule] = &[&FS_012, &FS_013, &FS_014, &FS_015];
 pub const DEV_PLACEHOLDER: &str = "ROOT_DEVICE";
 
 /// The finding for one file an audit needed and could not read.
-pub fn unreadable(path: &std::path::Path, e: &crate::fs::FsError, dev: &str) -> Finding {
+pub fn unreadable(
+    path: &std::path::Path,
+    e: &crate::fs::FsError,
+    dev: &super::volume::DevNames,
+) -> Finding {
+    let dev_rw = &dev.rw;
     let detail = match e {
         crate::fs::FsError::Corrupt { detail, .. } | crate::fs::FsError::Io { detail, .. } => {
             detail.clone()
@@ -83,15 +88,16 @@ pub fn unreadable(path: &std::path::Path, e: &crate::fs::FsError, dev: &str) -> 
             ),
         )
         .at(path.display().to_string())
-        .fix(format!("e2fsck -f {dev}   # after a snapshot; then restore the file from its package or a backup"))
+        .fix(format!("e2fsck -f {dev_rw}   # after a snapshot; then restore the file from its package or a backup"))
 }
 
 /// One finding per damaged piece of metadata the audits' reads ran into, unless an audit
 /// already reported the same path.
-pub fn audit(fs: &crate::fs::RootFs, dev: &str, out: &mut Vec<Finding>) {
+pub fn audit(fs: &crate::fs::RootFs, dev: &super::volume::DevNames, out: &mut Vec<Finding>) {
+    let dev_rw = &dev.rw;
     for f in out.iter_mut().filter(|f| f.id == FS_015.id) {
         if let Some(fix) = &mut f.fix {
-            *fix = fix.replace(DEV_PLACEHOLDER, dev);
+            *fix = fix.replace(DEV_PLACEHOLDER, dev_rw);
         }
     }
     let reported: std::collections::BTreeSet<String> = out
@@ -126,13 +132,14 @@ pub fn audit(fs: &crate::fs::RootFs, dev: &str, out: &mut Vec<Finding>) {
                     ),
                 )
                 .at(first.display().to_string())
-                .fix(format!("e2fsck -f {dev}   # after a snapshot; then restore the files from their package or a backup")),
+                .fix(format!("e2fsck -f {dev_rw}   # after a snapshot; then restore the files from their package or a backup")),
         );
     }
 }
 
 /// The finding for a load note that `volume` does not handle itself.
-pub fn load_note(note: &LoadNote, dev: &str) -> Option<Finding> {
+pub fn load_note(note: &LoadNote, dev: &super::volume::DevNames) -> Option<Finding> {
+    let dev_rw = &dev.rw;
     match note {
         LoadNote::GroupDescriptorChecksum {
             group,
@@ -152,7 +159,7 @@ pub fn load_note(note: &LoadNote, dev: &str) -> Option<Finding> {
                         first_inode + u64::from(*inodes).saturating_sub(1)
                     ),
                 )
-                .fix(format!("e2fsck -f {dev}   # after a snapshot; rewrites the group descriptor")),
+                .fix(format!("e2fsck -f {dev_rw}   # after a snapshot; rewrites the group descriptor")),
         ),
         LoadNote::UnsignedDirectoryHash => Some(FS_013.finding(
             "directory names are hashed with unsigned chars; names are looked up by linear scan",

@@ -230,7 +230,9 @@ fn inode_name(fs: &RootFs, ino: u32) -> String {
     }
 }
 
-fn errors(sb: &Superblock, fs: &RootFs, dev: &str, out: &mut Vec<Finding>) {
+fn errors(sb: &Superblock, fs: &RootFs, dev: &super::volume::DevNames, out: &mut Vec<Finding>) {
+    let dev_ro = &dev.ro;
+    let dev_rw = &dev.rw;
     if sb.state & superblock::STATE_ERROR != 0 || sb.error_count > 0 {
         let mut detail = format!(
             "The superblock's state is \"{}\" and it counts {} error(s).",
@@ -273,7 +275,7 @@ fn errors(sb: &Superblock, fs: &RootFs, dev: &str, out: &mut Vec<Finding>) {
             FS_020
                 .finding(format!("the kernel recorded {} filesystem error(s)", sb.error_count.max(1)), detail)
                 .confidence(Confidence::Likely)
-                .fix(format!("e2fsck -fn {dev}   # read-only look; after a snapshot, repair with: e2fsck -f {dev}")),
+                .fix(format!("e2fsck -fn {dev_ro}   # read-only look; after a snapshot, repair with: e2fsck -f {dev_rw}")),
         );
     }
     if sb.last_orphan != 0 || sb.feature_ro_compat & 0x10000 != 0 {
@@ -284,7 +286,8 @@ fn errors(sb: &Superblock, fs: &RootFs, dev: &str, out: &mut Vec<Finding>) {
     }
 }
 
-fn forced_check(sb: &Superblock, dev: &str, now: i64, out: &mut Vec<Finding>) {
+fn forced_check(sb: &Superblock, dev: &super::volume::DevNames, now: i64, out: &mut Vec<Finding>) {
+    let dev_rw = &dev.rw;
     let by_count = sb.max_mnt_count > 0 && i32::from(sb.mnt_count) >= i32::from(sb.max_mnt_count);
     let due = i64::from(sb.lastcheck) + i64::from(sb.checkinterval);
     let by_time = sb.checkinterval > 0 && now > due;
@@ -305,12 +308,13 @@ fn forced_check(sb: &Superblock, dev: &str, now: i64, out: &mut Vec<Finding>) {
             FS_022
                 .finding(format!("the next boot runs a full fsck ({why})"), format!("The filesystem is due for a check ({why}); a boot-time e2fsck of {} blocks can keep SSH down for minutes.", sb.blocks_count))
                 .confidence(Confidence::Likely)
-                .fix(format!("e2fsck -f {dev}   # now, from the recovery host; or stop count/time checks: tune2fs -c 0 -i 0 {dev}")),
+                .fix(format!("e2fsck -f {dev_rw}   # now, from the recovery host; or stop count/time checks: tune2fs -c 0 -i 0 {dev_rw}")),
         );
     }
 }
 
-fn features(fs: &RootFs, sb: &Superblock, dev: &str, out: &mut Vec<Finding>) {
+fn features(fs: &RootFs, sb: &Superblock, dev: &super::volume::DevNames, out: &mut Vec<Finding>) {
+    let dev_rw = &dev.rw;
     let e2fsprogs = dpkg::installed_version(fs, "e2fsprogs").ok().flatten();
     let e2v = e2fsprogs.as_deref().and_then(version3);
     let kernels = guest_kernels(fs);
@@ -324,7 +328,7 @@ fn features(fs: &RootFs, sb: &Superblock, dev: &str, out: &mut Vec<Finding>) {
                             format!("The filesystem has {} (e2fsprogs {}.{}.{}+), the guest's e2fsprogs is {ver}: its boot-time e2fsck stops with \"has unsupported feature(s): {}\" and boot drops to emergency mode.", f.name, f.e2fsprogs.0, f.e2fsprogs.1, f.e2fsprogs.2, f.name),
                         )
                         .at("/var/lib/dpkg/status")
-                        .fix(format!("e2fsck -f {dev} && tune2fs -O ^{} {dev}   # from the recovery host; or upgrade e2fsprogs in the guest", f.name)),
+                        .fix(format!("e2fsck -f {dev_rw} && tune2fs -O ^{} {dev_rw}   # from the recovery host; or upgrade e2fsprogs in the guest", f.name)),
                 );
             }
         }
@@ -338,7 +342,7 @@ fn features(fs: &RootFs, sb: &Superblock, dev: &str, out: &mut Vec<Finding>) {
                         )
                         .at(format!("/lib/modules/{name}"))
                         .confidence(Confidence::Likely)
-                        .fix(format!("e2fsck -f {dev} && tune2fs -O ^{} {dev}   # from the recovery host, if the feature can be removed", f.name)),
+                        .fix(format!("e2fsck -f {dev_rw} && tune2fs -O ^{} {dev_rw}   # from the recovery host, if the feature can be removed", f.name)),
                 );
             }
         }

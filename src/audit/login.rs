@@ -956,8 +956,12 @@ pub fn evaluate(
                         format!("{} cannot be read: {e}", p.display()),
                     );
                     // The device is filled in by the damage audit, which knows it.
-                    let f = super::damage::unreadable(&p, &e, super::damage::DEV_PLACEHOLDER)
-                        .severity(Severity::Critical);
+                    let f = super::damage::unreadable(
+                        &p,
+                        &e,
+                        &super::volume::DevNames::same(super::damage::DEV_PLACEHOLDER),
+                    )
+                    .severity(Severity::Critical);
                     block(&mut r, f);
                     continue;
                 }

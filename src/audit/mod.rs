@@ -12,6 +12,8 @@ pub mod packages;
 pub mod scan;
 pub mod sshd;
 mod volume;
+
+pub use volume::DevNames;
 pub mod xfs;
 
 use crate::inspect::Inspection;
@@ -125,7 +127,7 @@ impl Settings {
 }
 
 /// The root's device name, for fix commands.
-pub fn volume_root_device(insp: &Inspection) -> String {
+pub fn volume_root_device(insp: &Inspection) -> volume::DevNames {
     volume::root_device(insp)
 }
 

@@ -149,7 +149,8 @@ pub fn subject(p: &Problem) -> String {
 }
 
 /// One finding per problem (or FS-044 when clean).
-pub fn findings(scan: &Scan, dev: &str) -> Vec<Finding> {
+pub fn findings(scan: &Scan, dev: &super::volume::DevNames) -> Vec<Finding> {
+    let dev_rw = &dev.rw;
     if scan.is_clean() {
         return vec![FS_044.finding(
             "metadata scan: no problems",
@@ -183,7 +184,7 @@ pub fn findings(scan: &Scan, dev: &str) -> Vec<Finding> {
                         }
                     ),
                 )
-                .fix(format!("e2fsck -f {dev}   # after a snapshot; -n first to see the same problems without writing"));
+                .fix(format!("e2fsck -f {dev_rw}   # after a snapshot; -n first to see the same problems without writing"));
             if let Some(path) = &p.path {
                 f = f.at(path.clone());
             }

@@ -148,45 +148,76 @@ pub const UNINSPECTABLE: &[&str] = &["ROOT-001", "ROOT-002"];
 
 /// The kernel's name for partition `index` of `layout`'s device, for commands: `/dev/xvdf1`,
 /// `/dev/nvme1n1p2`; for an image file, a read-only loop device set up by the command itself.
-fn partition_device(layout: &Layout, index: Option<u32>) -> String {
+/// A device name for fix commands, two ways: attached read-only, for commands that only look
+/// (`e2fsck -n`, `mount -o ro`), and writable, for repairs. The same name for a block device;
+/// for an image file they differ in `losetup -r` / `qemu-nbd --read-only`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DevNames {
+    pub ro: String,
+    pub rw: String,
+}
+
+impl DevNames {
+    pub fn same(name: impl Into<String>) -> DevNames {
+        let name = name.into();
+        DevNames {
+            ro: name.clone(),
+            rw: name,
+        }
+    }
+}
+
+fn partition_device(layout: &Layout, index: Option<u32>) -> DevNames {
     let dev = layout.device.path().display().to_string();
     // A disk image in a container format (qcow2, VMDK, VHD, VHDX): a loop device would show
-    // the container's bytes, so the commands attach the virtual disk with qemu-nbd, read-only,
-    // with the format named (never probed).
+    // the container's bytes, so the commands attach the virtual disk with qemu-nbd, with the
+    // format named (never probed).
     let image = layout.device.image();
     if image.format != "raw" {
         let format = match image.format {
             "vhd" => "vpc",
             f => f,
         };
-        let nbd = format!(
-            "$(modprobe nbd max_part=16 && qemu-nbd --read-only --format={format} --connect=/dev/nbd0 {dev} >/dev/null && udevadm settle && echo /dev/nbd0)"
-        );
-        return match index {
-            None => nbd,
-            Some(i) => format!("{nbd}p{i}"),
+        let nbd = |ro: &str| {
+            let d = format!(
+                "$(modprobe nbd max_part=16 && qemu-nbd{ro} --format={format} --connect=/dev/nbd0 {dev} >/dev/null && udevadm settle && echo /dev/nbd0)"
+            );
+            match index {
+                None => d,
+                Some(i) => format!("{d}p{i}"),
+            }
+        };
+        return DevNames {
+            ro: nbd(" --read-only"),
+            rw: nbd(""),
         };
     }
     match (layout.device.kind(), index) {
-        (DeviceKind::BlockDevice, None) => dev,
+        (DeviceKind::BlockDevice, None) => DevNames::same(dev),
         (DeviceKind::BlockDevice, Some(i)) => {
-            if dev.ends_with(|c: char| c.is_ascii_digit()) {
+            DevNames::same(if dev.ends_with(|c: char| c.is_ascii_digit()) {
                 format!("{dev}p{i}")
             } else {
                 format!("{dev}{i}")
-            }
+            })
         }
-        (DeviceKind::ImageFile, None) => format!("$(losetup -r --show -f {dev})"),
-        (DeviceKind::ImageFile, Some(i)) => format!("$(losetup -r -P --show -f {dev})p{i}"),
+        (DeviceKind::ImageFile, None) => DevNames {
+            ro: format!("$(losetup -r --show -f {dev})"),
+            rw: format!("$(losetup --show -f {dev})"),
+        },
+        (DeviceKind::ImageFile, Some(i)) => DevNames {
+            ro: format!("$(losetup -r -P --show -f {dev})p{i}"),
+            rw: format!("$(losetup -P --show -f {dev})p{i}"),
+        },
     }
 }
 
 /// The device name of the chosen root, for commands.
-pub fn root_device(insp: &Inspection) -> String {
+pub fn root_device(insp: &Inspection) -> DevNames {
     if let (Some(layout), Some(i)) = (&insp.layout, insp.root.as_ref().and_then(|r| r.entry)) {
         if let Some(lv) = &layout.entries[i].lv {
             // Activated on the recovery host (vgchange -ay VG).
-            return lv.dev_path();
+            return DevNames::same(lv.dev_path());
         }
     }
     match (&insp.layout, &insp.root) {
@@ -195,7 +226,7 @@ pub fn root_device(insp: &Inspection) -> String {
             root.entry
                 .and_then(|i| layout.entries[i].partition.as_ref().map(|p| p.index)),
         ),
-        _ => "PARTITION".into(),
+        _ => DevNames::same("PARTITION"),
     }
 }
 
@@ -238,13 +269,14 @@ pub fn audit(insp: &Inspection, settings: &Settings, out: &mut Vec<Finding>) {
                 .and_then(|r| r.entry)
                 .and_then(|i| layout.entries[i].partition.as_ref().map(|p| p.index)),
         );
+        let dev_ro = &dev.ro;
         out.push(
             VOL_003
                 .finding(
                     format!("filesystem UUID {uuid} is also used by {} on this recovery host", devs.join(", ")),
                     format!("The target's root filesystem and {} share UUID {uuid}: mounting by UUID or rebooting with the volume attached may use the wrong filesystem.", devs.join(", ")),
                 )
-                .fix(format!("mount -o ro {dev} {mp}   # by device path, never UUID=; detach the volume before rebooting this host")),
+                .fix(format!("mount -o ro {dev_ro} {mp}   # by device path, never UUID=; detach the volume before rebooting this host")),
         );
     }
     if let Some(dir) = &insp.host_vg_clash {
@@ -282,6 +314,8 @@ pub fn audit(insp: &Inspection, settings: &Settings, out: &mut Vec<Finding>) {
             Content::Unreadable { reason } => {
                 let what = describe_entry(layout, c.entry);
                 let dev = partition_device(layout, index);
+                let dev_ro = &dev.ro;
+                let dev_rw = &dev.rw;
                 unreadable.push(format!("{what}: {reason}"));
                 if e.probe.kind == FsKind::Xfs {
                     out.push(super::xfs::unreadable(&what, reason, &dev));
@@ -290,7 +324,7 @@ pub fn audit(insp: &Inspection, settings: &Settings, out: &mut Vec<Finding>) {
                 out.push(
                     FS_001
                         .finding(format!("{what} cannot be read"), reason.clone())
-                        .fix(format!("e2fsck -fn {dev}   # read-only check; after a snapshot, repair with: e2fsck -f {dev}")),
+                        .fix(format!("e2fsck -fn {dev_ro}   # read-only check; after a snapshot, repair with: e2fsck -f {dev_rw}")),
                 );
             }
             Content::Unsupported => unsupported.push((c.entry, e.probe.kind, index)),
@@ -310,6 +344,8 @@ pub fn audit(insp: &Inspection, settings: &Settings, out: &mut Vec<Finding>) {
                 root.entry
                     .and_then(|i| layout.entries[i].partition.as_ref().map(|p| p.index)),
             );
+            let dev_ro = &dev.ro;
+            let dev_rw = &dev.rw;
             for note in &root.load_notes {
                 match note {
                     LoadNote::JournalReplayed => out.push(FS_011.finding(
@@ -322,7 +358,7 @@ pub fn audit(insp: &Inspection, settings: &Settings, out: &mut Vec<Finding>) {
                                 "unclean shutdown: the journal was not replayed, so recent changes are not visible",
                                 format!("The superblock has needs_recovery set, and the journal could not be replayed by the reader ({reason}). This report reads the filesystem as of its last checkpoint: changes made shortly before the crash are missing from it."),
                             )
-                            .fix(format!("e2fsck -f {dev}   # replays the journal (writes to the volume); or look without writing: mount -o ro,noload {dev} {mp}")),
+                            .fix(format!("e2fsck -f {dev_rw}   # replays the journal (writes to the volume); or look without writing: mount -o ro,noload {dev_ro} {mp}")),
                     ),
                     other => out.extend(super::damage::load_note(other, &dev)),
                 }
@@ -419,32 +455,38 @@ fn first_clause(msg: &str) -> &str {
     msg.split([';', '(']).next().unwrap_or(msg).trim()
 }
 
-fn unsupported_advice(kind: FsKind, what: &str, dev: &str, mp: &str) -> (String, String, String) {
+fn unsupported_advice(
+    kind: FsKind,
+    what: &str,
+    dev: &DevNames,
+    mp: &str,
+) -> (String, String, String) {
+    let dev_ro = &dev.ro;
     match kind {
         FsKind::Xfs => (
             format!("{what} is XFS: not read natively by this build"),
             "The volume holds an XFS filesystem (the default root of Amazon Linux and the RHEL family). This build reads ext2/3/4 natively; mount the XFS filesystem read-only and inspect the mounted directory. `norecovery` avoids replaying the log (a write); `nouuid` lets it mount when the recovery host has the same filesystem UUID.".into(),
-            format!("mkdir -p {mp} && mount -o ro,norecovery,nouuid {dev} {mp} && rescue-inspect check {mp}"),
+            format!("mkdir -p {mp} && mount -o ro,norecovery,nouuid {dev_ro} {mp} && rescue-inspect check {mp}"),
         ),
         FsKind::Btrfs => (
             format!("{what} is Btrfs: not read natively by this build"),
             "The volume holds a Btrfs filesystem (Fedora and SUSE default). This build reads ext2/3/4 natively; mount it read-only and inspect the directory. The root may be a subvolume (`@`, `root`): list them with `btrfs subvolume list`.".into(),
-            format!("mkdir -p {mp} && mount -o ro {dev} {mp} && rescue-inspect check {mp}"),
+            format!("mkdir -p {mp} && mount -o ro {dev_ro} {mp} && rescue-inspect check {mp}"),
         ),
         FsKind::Lvm2Pv => (
             format!("{what} is an LVM2 physical volume, and no readable root is on its logical volumes"),
             "The root is likely a logical volume (rhel-root, cl-root, ubuntu-vg/ubuntu-lv). This build reads linear and striped LVs natively; thin, RAID, mirror, snapshot and cache LVs (or a PV missing from this device) need the kernel: activate the volume group and mount the root LV read-only. When the recovery host has a volume group of the same name, activate only this device (LVM 2.03.12+: `--devices`).".into(),
-            format!("pvs {dev}; vgchange -ay --devices {dev} VGNAME && mount -o ro /dev/VGNAME/ROOTLV {mp} && rescue-inspect check {mp}"),
+            format!("pvs {dev_ro}; vgchange -ay --devices {dev_ro} VGNAME && mount -o ro /dev/VGNAME/ROOTLV {mp} && rescue-inspect check {mp}"),
         ),
         FsKind::Luks1 | FsKind::Luks2 => (
             format!("{what} is LUKS-encrypted: cannot be inspected without its key"),
             "The volume is encrypted with LUKS. Nothing on it can be read without the passphrase or key file; open it read-only, then inspect the decrypted filesystem.".into(),
-            format!("cryptsetup open --readonly {dev} rescue_root && mount -o ro /dev/mapper/rescue_root {mp} && rescue-inspect check {mp}"),
+            format!("cryptsetup open --readonly {dev_ro} rescue_root && mount -o ro /dev/mapper/rescue_root {mp} && rescue-inspect check {mp}"),
         ),
         _ => (
             format!("{what} cannot be read natively"),
             "Mount it read-only and inspect the mounted directory.".into(),
-            format!("mount -o ro {dev} {mp} && rescue-inspect check {mp}"),
+            format!("mount -o ro {dev_ro} {mp} && rescue-inspect check {mp}"),
         ),
     }
 }

@@ -151,7 +151,9 @@ pub fn scan(insp: &Inspection) -> Option<Result<WalkReport, String>> {
 }
 
 /// One finding per problem, or XFS-031 when the walk found none.
-pub fn walk_findings(rep: &WalkReport, dev: &str) -> Vec<Finding> {
+pub fn walk_findings(rep: &WalkReport, dev: &super::volume::DevNames) -> Vec<Finding> {
+    let dev_ro = &dev.ro;
+    let dev_rw = &dev.rw;
     if rep.problems.is_empty() {
         return vec![XFS_031.finding(
             "XFS metadata walk: no problems",
@@ -175,7 +177,7 @@ pub fn walk_findings(rep: &WalkReport, dev: &str) -> Vec<Finding> {
                     format!("{subject}: {}", p.detail),
                     format!("The XFS metadata walk found: {}.", p.detail),
                 )
-                .fix(format!("xfs_repair -n {dev}   # the same check by xfsprogs; after a snapshot, repair with: xfs_repair {dev}"));
+                .fix(format!("xfs_repair -n {dev_ro}   # the same check by xfsprogs; after a snapshot, repair with: xfs_repair {dev_rw}"));
             if let Some(path) = &p.path {
                 f = f.at(path.display().to_string());
             }
@@ -217,11 +219,12 @@ pub fn render_walk_text(rep: &WalkReport) -> String {
 }
 
 /// The finding for an XFS candidate that could not be opened.
-pub fn unreadable(what: &str, reason: &str, dev: &str) -> Finding {
+pub fn unreadable(what: &str, reason: &str, dev: &super::volume::DevNames) -> Finding {
+    let dev_ro = &dev.ro;
+    let dev_rw = &dev.rw;
     XFS_001
         .finding(format!("{what} cannot be read"), reason.to_string())
-        .fix(format!(
-            "xfs_repair -n {dev}   # read-only check; after a snapshot, repair with: xfs_repair {dev}"
+        .fix(format!("xfs_repair -n {dev_ro}   # read-only check; after a snapshot, repair with: xfs_repair {dev_rw}"
         ))
 }
 
@@ -229,6 +232,7 @@ pub fn audit(insp: &Inspection, s: &Settings, out: &mut Vec<Finding>) {
     let Some(root) = &insp.root else { return };
     let Some(info) = &root.xfs else { return };
     let dev = super::volume::root_device(insp);
+    let dev_rw = &dev.rw;
     let XfsInfo {
         superblock: sb,
         health,
@@ -241,7 +245,7 @@ pub fn audit(insp: &Inspection, s: &Settings, out: &mut Vec<Finding>) {
                     "the filesystem is marked as needing repair: the kernel will not mount it",
                     "The superblock has the needsrepair feature set: an xfs_repair run was interrupted (or xfs_admin did not finish upgrading a feature). Linux refuses to mount the filesystem until xfs_repair completes.",
                 )
-                .fix(format!("xfs_repair {dev}   # from the recovery host, after a snapshot")),
+                .fix(format!("xfs_repair {dev_rw}   # from the recovery host, after a snapshot")),
         );
     }
     ag_headers(health, &dev, out);
@@ -268,7 +272,9 @@ pub fn audit(insp: &Inspection, s: &Settings, out: &mut Vec<Finding>) {
     capacity(&root.fs, sb, health, s, out);
 }
 
-fn log(health: &XfsHealth, dev: &str, mp: &str, out: &mut Vec<Finding>) {
+fn log(health: &XfsHealth, dev: &super::volume::DevNames, mp: &str, out: &mut Vec<Finding>) {
+    let dev_ro = &dev.ro;
+    let dev_rw = &dev.rw;
     match &health.log {
         LogState::Clean => {}
         LogState::Dirty { detail, .. } => out.push(
@@ -277,7 +283,7 @@ fn log(health: &XfsHealth, dev: &str, mp: &str, out: &mut Vec<Finding>) {
                     "unclean shutdown: the XFS log was not replayed, so recent changes are not visible",
                     format!("The filesystem was not unmounted cleanly: {detail}. The kernel replays these changes at the next mount; this report reads the filesystem as of its last checkpoint (like mount -o ro,norecovery), so changes made shortly before the stop may be missing from it. xfs_repair refuses to run until the log is replayed."),
                 )
-                .fix(format!("mount {dev} {mp} && umount {mp}   # the kernel replays the log (writes to the volume); then inspect again. To look without writing: mount -o ro,norecovery {dev} {mp}")),
+                .fix(format!("mount {dev_rw} {mp} && umount {mp}   # the kernel replays the log (writes to the volume); then inspect again. To look without writing: mount -o ro,norecovery {dev_ro} {mp}")),
         ),
         LogState::External => out.push(XFS_011.finding(
             "the XFS log is on another device: the filesystem needs it to mount",
@@ -290,12 +296,14 @@ fn log(health: &XfsHealth, dev: &str, mp: &str, out: &mut Vec<Finding>) {
                     format!("The internal log could not be examined: {why}. If it holds changes, this report predates them; if it is damaged, the kernel may refuse to mount the filesystem."),
                 )
                 .confidence(Confidence::Possible)
-                .fix(format!("xfs_repair -n {dev}   # read-only check of the log and metadata")),
+                .fix(format!("xfs_repair -n {dev_ro}   # read-only check of the log and metadata")),
         ),
     }
 }
 
-fn ag_headers(health: &XfsHealth, dev: &str, out: &mut Vec<Finding>) {
+fn ag_headers(health: &XfsHealth, dev: &super::volume::DevNames, out: &mut Vec<Finding>) {
+    let dev_ro = &dev.ro;
+    let dev_rw = &dev.rw;
     if health.ag_problems.is_empty() {
         return;
     }
@@ -328,8 +336,7 @@ fn ag_headers(health: &XfsHealth, dev: &str, out: &mut Vec<Finding>) {
             ),
             detail,
         )
-        .fix(format!(
-            "xfs_repair -n {dev}   # read-only look; after a snapshot, repair with: xfs_repair {dev}"
+        .fix(format!("xfs_repair -n {dev_ro}   # read-only look; after a snapshot, repair with: xfs_repair {dev_rw}"
         ));
     if only_copies {
         // The kernel never reads the copies at mount; xfs_repair uses them to recover.
