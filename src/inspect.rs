@@ -227,23 +227,30 @@ fn is_root_lv(name: &str) -> bool {
 }
 
 /// Examines one volume entry.
+/// How much a filesystem looks like the root, with a bonus when its partition type or logical
+/// volume name says root.
+fn entry_root_score(e: &volume::VolumeEntry, fs: &RootFs, os: Option<&OsRelease>) -> u32 {
+    let mut score = root_score(fs, os);
+    if score > 0
+        && e.partition
+            .as_ref()
+            .is_some_and(|p| is_root_type(&p.part_type))
+    {
+        score += 2;
+    }
+    if score > 0 && e.lv.as_ref().is_some_and(|l| is_root_lv(&l.name)) {
+        score += 2;
+    }
+    score
+}
+
 fn examine(layout: &Layout, i: usize) -> Content {
     let e = &layout.entries[i];
     match e.probe.kind {
         k if k.is_ext() => match ext4::open(&e.slice) {
             Ok(volume) => {
                 let os = read_os_release(&volume.fs);
-                let mut root_score = root_score(&volume.fs, os.as_ref());
-                if root_score > 0
-                    && e.partition
-                        .as_ref()
-                        .is_some_and(|p| is_root_type(&p.part_type))
-                {
-                    root_score += 2;
-                }
-                if root_score > 0 && e.lv.as_ref().is_some_and(|l| is_root_lv(&l.name)) {
-                    root_score += 2;
-                }
+                let root_score = entry_root_score(e, &volume.fs, os.as_ref());
                 Content::Ext {
                     volume: Box::new(volume),
                     os,
@@ -257,17 +264,7 @@ fn examine(layout: &Layout, i: usize) -> Content {
         FsKind::Xfs => match xfs::open(&e.slice) {
             Ok(volume) => {
                 let os = read_os_release(&volume.fs);
-                let mut root_score = root_score(&volume.fs, os.as_ref());
-                if root_score > 0
-                    && e.partition
-                        .as_ref()
-                        .is_some_and(|p| is_root_type(&p.part_type))
-                {
-                    root_score += 2;
-                }
-                if root_score > 0 && e.lv.as_ref().is_some_and(|l| is_root_lv(&l.name)) {
-                    root_score += 2;
-                }
+                let root_score = entry_root_score(e, &volume.fs, os.as_ref());
                 Content::Xfs {
                     volume: Box::new(volume),
                     os,

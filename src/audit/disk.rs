@@ -192,26 +192,46 @@ pub fn audit(insp: &Inspection, s: &Settings, out: &mut Vec<Finding>) {
         .unwrap_or(0);
     forced_check(sb, &dev, now, out);
     features(fs, sb, &dev, out);
-    if let (Some(layout), Some(i)) = (&insp.layout, root.entry) {
-        let part = &layout.entries[i];
-        let fs_bytes = sb.blocks_count.saturating_mul(u64::from(sb.block_size));
-        let part_bytes = part
-            .partition
-            .as_ref()
-            .map(|p| p.size)
-            .unwrap_or(part.slice.len());
-        if fs_bytes > part_bytes {
-            out.push(
-                FS_024
-                    .finding(
-                        format!("the filesystem ({}) is larger than its partition ({})", human(fs_bytes), human(part_bytes)),
-                        format!("{} blocks of {} bytes = {fs_bytes} bytes, but the partition holds {part_bytes} bytes: the kernel refuses to mount it (\"bad geometry: block count exceeds size of device\").", sb.blocks_count, sb.block_size),
-                    )
-                    .fix(format!("grow the partition back to at least {fs_bytes} bytes (e.g. growpart), or restore the full image")),
-            );
-        }
-    }
+    larger_than_partition(
+        insp,
+        sb.blocks_count,
+        u64::from(sb.block_size),
+        "bad geometry: block count exceeds size of device",
+        out,
+    );
     capacity(fs, sb, s, out);
+}
+
+/// FS-024: the filesystem's own size (blocks × block size) beyond its partition or logical
+/// volume — a truncated image, or a partition shrunk under the filesystem. `kernel_says` is
+/// the mount error of that filesystem type.
+pub(super) fn larger_than_partition(
+    insp: &Inspection,
+    blocks: u64,
+    block_size: u64,
+    kernel_says: &str,
+    out: &mut Vec<Finding>,
+) {
+    let (Some(layout), Some(i)) = (&insp.layout, insp.root.as_ref().and_then(|r| r.entry)) else {
+        return;
+    };
+    let part = &layout.entries[i];
+    let fs_bytes = blocks.saturating_mul(block_size);
+    let part_bytes = part
+        .partition
+        .as_ref()
+        .map(|p| p.size)
+        .unwrap_or(part.slice.len());
+    if fs_bytes > part_bytes {
+        out.push(
+            FS_024
+                .finding(
+                    format!("the filesystem ({}) is larger than its partition ({})", human(fs_bytes), human(part_bytes)),
+                    format!("{blocks} blocks of {block_size} bytes = {fs_bytes} bytes, but the partition holds {part_bytes} bytes: the kernel refuses to mount it (\"{kernel_says}\")."),
+                )
+                .fix(format!("grow the partition back to at least {fs_bytes} bytes (e.g. growpart), or restore the full image")),
+        );
+    }
 }
 
 /// Entries looked at when naming an inode from the superblock's error record.

@@ -2,7 +2,7 @@
 //! filesystem the guest boots from (read by `fs::xfs` when it opened the root), capacity as
 //! `statfs` on XFS computes it, and features the guest's own kernel cannot mount.
 
-use super::disk::{FS_024, FS_030, FS_031, FULL_BYTES, guest_kernels, human, largest_dirs};
+use super::disk::{FS_030, FS_031, FULL_BYTES, guest_kernels, human, largest_dirs};
 use super::{Rule, Settings};
 use crate::fs::RootFs;
 use crate::fs::xfs::log::LogState;
@@ -250,25 +250,13 @@ pub fn audit(insp: &Inspection, s: &Settings, out: &mut Vec<Finding>) {
     }
     ag_headers(health, &dev, out);
     features(&root.fs, sb, out);
-    if let (Some(layout), Some(i)) = (&insp.layout, root.entry) {
-        let part = &layout.entries[i];
-        let fs_bytes = sb.dblocks.saturating_mul(u64::from(sb.blocksize));
-        let part_bytes = part
-            .partition
-            .as_ref()
-            .map(|p| p.size)
-            .unwrap_or(part.slice.len());
-        if fs_bytes > part_bytes {
-            out.push(
-                FS_024
-                    .finding(
-                        format!("the filesystem ({}) is larger than its partition ({})", human(fs_bytes), human(part_bytes)),
-                        format!("{} blocks of {} bytes = {fs_bytes} bytes, but the partition holds {part_bytes} bytes: the kernel refuses to mount it (\"last sector read failed\" / \"device too small\").", sb.dblocks, sb.blocksize),
-                    )
-                    .fix(format!("grow the partition back to at least {fs_bytes} bytes (e.g. growpart), or restore the full image")),
-            );
-        }
-    }
+    super::disk::larger_than_partition(
+        insp,
+        sb.dblocks,
+        u64::from(sb.blocksize),
+        "last sector read failed\" / \"device too small",
+        out,
+    );
     capacity(&root.fs, sb, health, s, out);
 }
 
