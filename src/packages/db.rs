@@ -62,6 +62,8 @@ pub struct PackageDb {
     /// Records that could not be read (a damaged stanza, page or header): (where, why).
     pub damaged: Vec<String>,
     store: Store,
+    /// (package, path) of every file, built on first use.
+    files: std::cell::OnceCell<Vec<(String, String)>>,
 }
 
 impl std::fmt::Debug for PackageDb {
@@ -125,6 +127,15 @@ fn mark_rpm_duplicates(pkgs: &mut [Installed]) {
     }
 }
 
+/// The package owning `path` in a (package, path) index (usr-merge spellings are one file).
+pub fn owner_in(index: &[(String, String)], path: &str) -> Option<String> {
+    let want = unmerged(path);
+    index
+        .iter()
+        .find(|(_, p)| unmerged(p) == want)
+        .map(|(pkg, _)| pkg.clone())
+}
+
 impl PackageDb {
     /// Opens the guest's package database: dpkg's when `/var/lib/dpkg/status` exists, else
     /// rpm's. `Ok(None)` when the guest has neither.
@@ -153,6 +164,7 @@ impl PackageDb {
                         .map(|b| format!("{}:{}: {}", dpkg::STATUS_PATH, b.line, b.reason))
                         .collect(),
                     store: Store::Dpkg(pkgs),
+                    files: Default::default(),
                 }));
             }
             Err(FsError::NotFound(_)) => {}
@@ -191,6 +203,7 @@ impl PackageDb {
             packages,
             damaged,
             store: Store::Rpm(db),
+            files: Default::default(),
         }))
     }
 
@@ -206,51 +219,23 @@ impl PackageDb {
         self.packages.iter().find(|p| p.name == name)
     }
 
-    /// Which package owns each of `paths` (compared with both usr-merge spellings), like
-    /// `dpkg -S` / `rpm -qf`.
-    pub fn owners(&self, fs: &RootFs, paths: &[String]) -> HashMap<String, String> {
-        let want: HashMap<&str, &str> = paths.iter().map(|p| (unmerged(p), p.as_str())).collect();
-        let mut out = HashMap::new();
-        let mut consider = |pkg: &str, path: &str| {
-            if let Some(orig) = want.get(unmerged(path)) {
-                out.entry(orig.to_string())
-                    .or_insert_with(|| pkg.to_string());
-            }
-        };
-        match &self.store {
-            Store::Dpkg(pkgs) => {
-                for p in pkgs {
-                    let list = [
-                        p.arch
-                            .as_ref()
-                            .map(|a| format!("/var/lib/dpkg/info/{}:{a}.list", p.name)),
-                        Some(format!("/var/lib/dpkg/info/{}.list", p.name)),
-                    ];
-                    let Some(text) = list.into_iter().flatten().find_map(|f| {
-                        fs.read_limited(&f, 64 << 20)
-                            .ok()
-                            .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    }) else {
-                        continue;
-                    };
-                    for l in text.lines() {
-                        consider(&p.name, l);
-                    }
-                }
-            }
+    /// (package, path) of every packaged file, like the data `dpkg -S` and `rpm -qf` search:
+    /// dpkg's file lists, or every header's file names (read once, on first use).
+    pub fn file_index(&self, fs: &RootFs) -> &[(String, String)] {
+        self.files.get_or_init(|| match &self.store {
+            Store::Dpkg(_) => super::dpkg::file_index(fs),
             Store::Rpm(db) => {
+                let mut out = Vec::new();
                 let _ = db.for_each_blob(&mut |blob| {
                     let Ok(h) = Header::parse(blob) else { return };
                     let (Ok(pkg), Ok(paths)) = (rpm::package(&h), rpm::file_paths(&h)) else {
                         return;
                     };
-                    for p in &paths {
-                        consider(&pkg.name, p);
-                    }
+                    out.extend(paths.into_iter().map(|p| (pkg.name.clone(), p)));
                 });
+                out
             }
-        }
-        out
+        })
     }
 
     /// Produces the records of the packages named in `only` (every package when `None`) and

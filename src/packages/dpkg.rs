@@ -280,6 +280,33 @@ impl<'a> DpkgFiles<'a> {
     }
 }
 
+/// Every (package, path) from /var/lib/dpkg/info/*.list. Bounded: only files under 4 MiB, at
+/// most 200k lines in all.
+pub fn file_index(fs: &RootFs) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs.read_dir("/var/lib/dpkg/info") else {
+        return out;
+    };
+    for e in entries {
+        let name = e.name.to_string_lossy();
+        let Some(pkg) = name.strip_suffix(".list") else {
+            continue;
+        };
+        let pkg = pkg.split(':').next().unwrap_or(pkg).to_string();
+        let Ok(bytes) = fs.read_limited(std::path::Path::new(INFO_DIR).join(&e.name), 4 << 20)
+        else {
+            continue;
+        };
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            if out.len() >= 200_000 {
+                return out;
+            }
+            out.push((pkg.clone(), line.to_string()));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

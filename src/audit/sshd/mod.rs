@@ -15,7 +15,7 @@ use crate::guest::ldso::{self, Closure};
 use crate::guest::os_release::Family;
 use crate::guest::systemd::{self, ServiceState};
 use crate::inspect::Root;
-use crate::packages::db::{DbError, Kind, PackageDb};
+use crate::packages::db::{DbError, PackageDb};
 use crate::report::{Finding, LoginVerdict};
 use crate::sshd::config::{Build, Conn, Parsed, Source};
 
@@ -38,7 +38,7 @@ pub struct SshdFacts<'a> {
     pub groups: Vec<GroupEntry>,
     /// The package database (dpkg or rpm), opened once.
     pub packages: Result<Option<PackageDb>, DbError>,
-    /// `dpkg -S` index: (package, path) of every file dpkg knows, read on first use.
+    /// dpkg's file lists, read on first use when there is no readable package database.
     dpkg_files: OnceCell<Vec<(String, String)>>,
 }
 
@@ -113,61 +113,32 @@ impl<'a> SshdFacts<'a> {
         )
     }
 
-    fn dpkg_files(&self) -> &[(String, String)] {
-        self.dpkg_files.get_or_init(|| dpkg_file_index(self.fs))
+    /// (package, path) of every packaged file: the database's index, or dpkg's file lists
+    /// read directly when the status file could not be.
+    fn files(&self) -> &[(String, String)] {
+        match self.package_db() {
+            Some(db) => db.file_index(self.fs),
+            None => self
+                .dpkg_files
+                .get_or_init(|| crate::packages::dpkg::file_index(self.fs)),
+        }
     }
 
     /// The package owning a guest path, like `dpkg -S` or `rpm -qf` (usr-merge spellings are
     /// one file).
     pub fn owner_of(&self, path: &str) -> Option<String> {
-        if let Some(db) = self.package_db().filter(|d| d.kind == Kind::Rpm) {
-            return db.owners(self.fs, &[path.to_string()]).remove(path);
-        }
-        let want = unmerged(path);
-        self.dpkg_files()
-            .iter()
-            .find(|(_, p)| unmerged(p) == want)
-            .map(|(pkg, _)| pkg.clone())
+        crate::packages::db::owner_in(self.files(), path)
     }
 
     /// The package shipping a file of this name anywhere, and where (for a library that is
     /// gone).
     pub fn owner_of_basename(&self, name: &str) -> Option<(String, String)> {
         let suffix = format!("/{name}");
-        self.dpkg_files()
+        self.files()
             .iter()
             .find(|(_, p)| p.ends_with(&suffix))
             .cloned()
     }
-}
-
-use crate::packages::db::unmerged;
-
-/// Every (package, path) from /var/lib/dpkg/info/*.list. Bounded: only files under 4 MiB, at
-/// most 200k lines in all.
-fn dpkg_file_index(fs: &RootFs) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let Ok(entries) = fs.read_dir("/var/lib/dpkg/info") else {
-        return out;
-    };
-    for e in entries {
-        let name = e.name.to_string_lossy();
-        let Some(pkg) = name.strip_suffix(".list") else {
-            continue;
-        };
-        let pkg = pkg.split(':').next().unwrap_or(pkg).to_string();
-        let Ok(bytes) = fs.read_limited(Path::new("/var/lib/dpkg/info").join(&e.name), 4 << 20)
-        else {
-            continue;
-        };
-        for line in String::from_utf8_lossy(&bytes).lines() {
-            if out.len() >= 200_000 {
-                return out;
-            }
-            out.push((pkg.clone(), line.to_string()));
-        }
-    }
-    out
 }
 
 /// OpenSSH's version: the openssh-server package (`1:9.2p1-2+deb12u3`, `8.7p1-38.el9`), else
@@ -325,11 +296,7 @@ pub fn sshd_packages(facts: &SshdFacts) -> Vec<String> {
         .map(|c| c.to_string_lossy().into_owned())
         .collect();
     paths.extend(canonical);
-    match facts.package_db().filter(|d| d.kind == Kind::Rpm) {
-        // One pass over the rpm database for every path.
-        Some(db) => out.extend(db.owners(facts.fs, &paths).into_values()),
-        None => out.extend(paths.iter().filter_map(|p| facts.owner_of(p))),
-    }
+    out.extend(paths.iter().filter_map(|p| facts.owner_of(p)));
     out.sort();
     out.dedup();
     out
@@ -385,6 +352,7 @@ pub fn login_config(facts: &SshdFacts, user: &str) -> super::login::LoginConfig 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::packages::db::unmerged;
 
     #[test]
     fn versions() {
