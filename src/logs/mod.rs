@@ -1,0 +1,4 @@
+//! The guest's own logs, read offline: systemd journal files and text logs (syslog, auth.log,
+//! kern.log, cloud-init...), merged in time order with boot boundaries.
+
+pub mod journal;
