@@ -326,6 +326,15 @@ impl<'a> JournalFile<'a> {
 
     /// The ENTRY object at `off` with its fields (`check_object`'s entry rules).
     pub fn entry(&mut self, off: u64) -> Result<Entry, JournalError> {
+        self.entry_impl(off, true)
+    }
+
+    /// The ENTRY object at `off` without reading its fields.
+    pub fn entry_head(&mut self, off: u64) -> Result<Entry, JournalError> {
+        self.entry_impl(off, false)
+    }
+
+    fn entry_impl(&mut self, off: u64, with_fields: bool) -> Result<Entry, JournalError> {
         let (_, size) = self.object(off, OBJECT_ENTRY)?;
         let bad = |what: String| JournalError::Corrupt(format!("entry at offset {off}: {what}"));
         let item = if self.compact() { 4 } else { 16 };
@@ -357,10 +366,14 @@ impl<'a> JournalFile<'a> {
         if !valid_monotonic(monotonic) {
             return Err(bad(format!("invalid monotonic {monotonic}")));
         }
-        let mut items = vec![0u8; (n * item) as usize];
-        self.pages.read_at(off + ENTRY_ITEMS, &mut items)?;
-        let mut fields = Vec::with_capacity(n as usize);
+        let mut fields = Vec::new();
         let mut bad_fields = 0;
+        let mut items = Vec::new();
+        if with_fields {
+            items = vec![0u8; (n * item) as usize];
+            self.pages.read_at(off + ENTRY_ITEMS, &mut items)?;
+            fields.reserve(n as usize);
+        }
         for chunk in items.chunks_exact(item as usize) {
             let p = if item == 4 {
                 u64::from(u32::from_le_bytes(chunk[..4].try_into().unwrap_or([0; 4])))
@@ -439,7 +452,7 @@ impl<'a> JournalFile<'a> {
     }
 
     /// The entries in file order.
-    pub fn entries(&mut self) -> Entries<'_, 'a> {
+    pub fn entries(mut self) -> Entries<'a> {
         let (chain, chain_stop) = self.chain();
         Entries {
             file: self,
@@ -458,7 +471,7 @@ impl<'a> JournalFile<'a> {
 
     /// The entries from the last one backwards (to find the last boot without reading the
     /// whole file).
-    pub fn entries_rev(&mut self) -> Entries<'_, 'a> {
+    pub fn entries_rev(self) -> Entries<'a> {
         let mut it = self.entries();
         it.reverse = true;
         it
@@ -479,8 +492,8 @@ fn type_name(t: u8) -> &'static str {
 }
 
 /// Iterates a file's entries (see the module documentation for what is checked).
-pub struct Entries<'f, 'a> {
-    file: &'f mut JournalFile<'a>,
+pub struct Entries<'a> {
+    file: JournalFile<'a>,
     chain: Vec<(u64, u64)>,
     chain_stop: Option<Stop>,
     /// Position: index into `chain`, index inside that array.
@@ -494,7 +507,28 @@ pub struct Entries<'f, 'a> {
     started: bool,
 }
 
-impl Entries<'_, '_> {
+impl<'a> Entries<'a> {
+    pub fn file(&self) -> &JournalFile<'a> {
+        &self.file
+    }
+
+    /// The next entry's position and header only (seqnum, times, boot), without its fields:
+    /// enough to list boots cheaply.
+    pub fn next_head(&mut self) -> Option<Entry> {
+        loop {
+            let off = self.next_offset()?;
+            match self.file.entry_head(off) {
+                Ok(e) => return Some(e),
+                Err(e) => {
+                    self.skipped += 1;
+                    if self.first_skip.is_none() {
+                        self.first_skip = Some(e.to_string());
+                    }
+                }
+            }
+        }
+    }
+
     /// Why reading ended before `n_entries` (a file cut off, a bad entry array), if it did.
     pub fn stop(&self) -> Option<&Stop> {
         self.stop.as_ref()
@@ -597,7 +631,7 @@ impl Entries<'_, '_> {
     }
 }
 
-impl Iterator for Entries<'_, '_> {
+impl Iterator for Entries<'_> {
     type Item = Entry;
 
     fn next(&mut self) -> Option<Entry> {
