@@ -186,6 +186,7 @@ impl Origin {
     pub fn describe(&self) -> String {
         match self {
             Origin::Journal { file, cursor } => format!("{file}, entry {cursor}"),
+            Origin::Text { file, line: 0 } => format!("{file} (near its end)"),
             Origin::Text { file, line } => format!("{file}:{line}"),
         }
     }
@@ -415,6 +416,7 @@ pub struct TextStream<'a> {
     last_time: i64,
     /// Lines before this byte offset's first newline were skipped (tail reading).
     skip_first: bool,
+    tailed: bool,
 }
 
 impl<'a> TextStream<'a> {
@@ -445,6 +447,7 @@ impl<'a> TextStream<'a> {
             },
             last_time: 0,
             skip_first,
+            tailed: skip_first,
         })
     }
 
@@ -477,7 +480,8 @@ impl<'a> TextStream<'a> {
                 }
                 None => self.last_time,
             };
-            // Line numbers are only exact when reading from the start.
+            // Line numbers are only known when reading from the start (0: read from the tail).
+            let line_no = if self.tailed { 0 } else { self.lines.line_no };
             return Some(Record {
                 time,
                 boot_id: None,
@@ -491,7 +495,7 @@ impl<'a> TextStream<'a> {
                 boot_start: l.boot_start,
                 origin: Origin::Text {
                     file: self.src.path.clone(),
-                    line: self.lines.line_no,
+                    line: line_no,
                 },
                 fields: Vec::new(),
             });
