@@ -337,6 +337,8 @@ impl<'a> JournalMerge<'a> {
                         entries,
                         head,
                     });
+                    let last = m.streams.len() - 1;
+                    m.sync(last, false);
                 }
                 Err(e) => m.reports.push(FileReport {
                     path: s.path.clone(),
@@ -360,7 +362,13 @@ impl<'a> JournalMerge<'a> {
         } else {
             s.entries.next()
         };
-        let (path, got) = (s.path.clone(), s.head.is_some());
+        self.sync(i, true);
+    }
+
+    /// Copies a stream's progress into its report.
+    fn sync(&mut self, i: usize, count: bool) {
+        let s = &self.streams[i];
+        let (path, got) = (s.path.clone(), s.head.is_some() && count);
         let stop = s.entries.stop().cloned();
         let (skipped, first_skip) = (s.entries.skipped, s.entries.first_skip.clone());
         if let Some(r) = self.report(&path) {

@@ -542,7 +542,18 @@ impl<'a> Entries<'a> {
                 if self.seen >= n_entries {
                     return None;
                 }
-                let (arr, slots) = *self.chain.get(self.array)?;
+                let Some(&(arr, slots)) = self.chain.get(self.array) else {
+                    if self.stop.is_none() {
+                        self.stop = self.chain_stop.clone().or(Some(Stop {
+                            after_entries: self.seen,
+                            offset: self.file.header.entry_array_offset,
+                            reason: format!(
+                                "no entry array holds the {n_entries} entries the header counts"
+                            ),
+                        }));
+                    }
+                    return None;
+                };
                 if self.index >= slots {
                     self.array += 1;
                     self.index = 0;
