@@ -696,3 +696,117 @@ fn journal_findings_quote_entry_and_cursor() {
             .contains("No space left")
     );
 }
+
+fn le64(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+/// Rewrites the zstd-compressed DATA object of a regular (non-compact) journal file as an xz or
+/// LZ4 one: the payload is decompressed with `zstd -d`, compressed again (`xz`, or an LZ4 block
+/// with systemd's 8-byte size prefix), written as a new object after the last one, and the
+/// entry items pointing at the old object are pointed at the new one; the header gets the
+/// algorithm's incompatible flag. journalctl then reads the same entry through the other
+/// decompressor.
+fn recompress(path: &Path, algo: &str) {
+    let mut b = std::fs::read(path).unwrap();
+    let header_size = le64(&b, 88) as usize;
+    let tail = le64(&b, 136) as usize;
+    // Walk the objects in file order.
+    let (mut off, mut found) = (header_size, None);
+    while off <= tail {
+        let (ty, flags, size) = (b[off], b[off + 1], le64(&b, off + 8) as usize);
+        if ty == 1 && flags & 4 != 0 {
+            found = Some((off, size));
+        }
+        off += size.div_ceil(8) * 8;
+    }
+    let end = off;
+    let (old, size) = found.expect("a zstd-compressed data object");
+    let mut child = Command::new("zstd")
+        .args(["-d", "-c", "-q"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("zstd runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&b[old + 64..old + size])
+        .unwrap();
+    let plain = check(child.wait_with_output().unwrap(), "zstd").stdout;
+    let (flag, header_flag, payload) = match algo {
+        "xz" => {
+            let mut c = Command::new("xz")
+                .args(["--format=xz", "-c"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("xz runs");
+            c.stdin.take().unwrap().write_all(&plain).unwrap();
+            (1u8, 1u32, check(c.wait_with_output().unwrap(), "xz").stdout)
+        }
+        _ => {
+            let mut p = (plain.len() as u64).to_le_bytes().to_vec();
+            p.extend(lz4_flex::block::compress(&plain));
+            (2u8, 2u32, p)
+        }
+    };
+    let mut obj = b[old..old + 64].to_vec();
+    obj[1] = flag;
+    obj[8..16].copy_from_slice(&((64 + payload.len()) as u64).to_le_bytes());
+    obj.extend_from_slice(&payload);
+    assert!(end + obj.len() < b.len(), "room after the last object");
+    b[end..end + obj.len()].copy_from_slice(&obj);
+    // Entry items (offset, hash) naming the old object.
+    let mut off = header_size;
+    let mut patched = 0;
+    while off <= tail {
+        let (ty, size) = (b[off], le64(&b, off + 8) as usize);
+        if ty == 3 {
+            let mut i = off + 64;
+            while i + 16 <= off + size {
+                if le64(&b, i) == old as u64 {
+                    b[i..i + 8].copy_from_slice(&(end as u64).to_le_bytes());
+                    patched += 1;
+                }
+                i += 16;
+            }
+        }
+        off += size.div_ceil(8) * 8;
+    }
+    assert_eq!(patched, 1);
+    let inc = u32::from_le_bytes(b[12..16].try_into().unwrap()) | header_flag;
+    b[12..16].copy_from_slice(&inc.to_le_bytes());
+    std::fs::write(path, b).unwrap();
+}
+
+#[test]
+fn xz_and_lz4_fields_read_like_journalctl() {
+    if !peers() {
+        return;
+    }
+    for algo in ["xz", "lz4"] {
+        let t = tempdir();
+        let tree = t.path().join("tree");
+        std::fs::create_dir_all(tree.join("etc")).unwrap();
+        let jdir = tree.join("var/log/journal").join(MACHINE);
+        std::fs::create_dir_all(&jdir).unwrap();
+        let mut e = vec![
+            msg(T0, 1, BOOT1, "app", "before"),
+            msg(T0 + 1, 2, BOOT1, "app", "big"),
+        ];
+        let big: Vec<u8> = (0..30_000u32)
+            .map(|i| b"abcdefgh"[(i % 7) as usize])
+            .collect();
+        e[1].fields.push(("BIG", big.clone()));
+        let f = jdir.join("system.journal");
+        write_journal(&f, &e, false);
+        recompress(&f, algo);
+        let theirs = journalctl_entries(&jdir);
+        assert_eq!(theirs[1].2["BIG"][0], big, "{algo}: journalctl reads it");
+        let (ours, err) = our_entries(&tree, &[]);
+        assert!(err.is_empty(), "{algo}: {err}");
+        assert_eq!(ours, theirs, "{algo}");
+    }
+}
