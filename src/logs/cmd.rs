@@ -80,7 +80,7 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
         if !off.is_empty() && off != "Z" {
             let sign = if off.starts_with('-') { -1 } else { 1 };
             let o = off[1..].replace(':', "");
-            if o.len() != 4 {
+            if o.len() != 4 || !o.is_ascii() {
                 return Err(bad());
             }
             let oh: i64 = o[..2].parse().map_err(|_| bad())?;

@@ -225,7 +225,7 @@ fn rfc2822(s: &str) -> Option<i64> {
     let y = num(it.next()?)?;
     let t = hms(it.next()?)?;
     let z = it.next().unwrap_or("+0000").trim_end_matches('.');
-    let off = if z.len() == 5 {
+    let off = if z.len() == 5 && z.is_ascii() {
         let sign = if z.starts_with('-') { -1 } else { 1 };
         sign * (i64::from(num(&z[1..3])?) * 3600 + i64::from(num(&z[3..5])?) * 60)
     } else {
