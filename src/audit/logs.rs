@@ -191,8 +191,9 @@ rule!(
     "a log file is cut off, damaged, or holds a run of NUL bytes",
     "Reports journal files that end before the entries their header counts (read up to the last \
 valid entry), with damaged entries skipped, left `online` (never closed: the writer died), or \
-that cannot be read; and text logs with runs of NUL bytes (blocks allocated but never written: \
-a crash or power loss during writing).\n\nWhy it matters: the host stopped uncleanly; the \
+that cannot be read; and text logs with a run of NUL bytes followed by later lines (blocks \
+allocated but never written when the host crashed or lost power, then the next boot's lines; a \
+NUL-only tail, as preallocation leaves, is not reported).\n\nWhy it matters: the host stopped uncleanly; the \
 newest messages may be missing.\n\nFix: nothing to repair for SSH; `journalctl --file=FILE \
 --verify` from the recovery host shows the damage."
 );

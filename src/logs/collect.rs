@@ -464,7 +464,11 @@ impl<'a> TextStream<'a> {
             path: self.src.path.clone(),
             entries: self.lines.line_no as u64,
             error: self.lines.error.clone(),
-            nul_bytes: self.lines.nul_bytes,
+            nul_bytes: if self.lines.text_after_nul {
+                self.lines.nul_bytes
+            } else {
+                0
+            },
             first_nul_line: self.lines.first_nul_line,
             ..FileReport::default()
         }

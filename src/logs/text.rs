@@ -309,6 +309,10 @@ pub struct Lines<R: BufRead> {
     pub line_no: usize,
     /// NUL bytes seen (a file extended but never written: a crash or power loss).
     pub nul_bytes: u64,
+    /// Text follows a run of NULs: the log went on after the hole (the classic trace of a
+    /// crash: the old boot's last blocks never written, the new boot's lines after them). A
+    /// NUL-only tail (a preallocated or unwritten end) is not counted as such.
+    pub text_after_nul: bool,
     /// The line where NUL bytes were first seen.
     pub first_nul_line: Option<usize>,
     /// A read error that ended the stream.
@@ -321,6 +325,7 @@ impl<R: BufRead> Lines<R> {
             r,
             line_no: 0,
             nul_bytes: 0,
+            text_after_nul: false,
             first_nul_line: None,
             error: None,
         }
@@ -348,6 +353,17 @@ impl<R: BufRead> Lines<R> {
                 None => (avail, avail.len(), false),
             };
             let nuls = chunk.iter().filter(|&&b| b == 0).count();
+            if !self.text_after_nul {
+                // Text after a run of NULs: the log went on after the hole.
+                let from = if self.nul_bytes > 0 {
+                    Some(0)
+                } else {
+                    chunk.iter().position(|&b| b == 0)
+                };
+                if from.is_some_and(|f| chunk[f..].iter().any(|&b| b != 0)) {
+                    self.text_after_nul = true;
+                }
+            }
             if nuls > 0 {
                 self.nul_bytes += nuls as u64;
                 if self.first_nul_line.is_none() {
@@ -473,6 +489,25 @@ mod tests {
     }
 
     #[test]
+    fn nul_tail_is_not_a_hole() {
+        let mut data = b"one\n".to_vec();
+        data.extend(std::iter::repeat_n(0u8, 50_000));
+        let mut l = Lines::new(std::io::BufReader::with_capacity(1000, &data[..]));
+        while l.next_line().is_some() {}
+        assert_eq!(l.nul_bytes, 50_000);
+        assert!(!l.text_after_nul);
+        // NULs then text within one buffer, and across buffers.
+        for cap in [100_000, 1000, 7] {
+            let mut data = b"one\n".to_vec();
+            data.extend(std::iter::repeat_n(0u8, 5_000));
+            data.extend_from_slice(b"Dec  1 10:05:00 host kernel: Linux version 6.1\n");
+            let mut l = Lines::new(std::io::BufReader::with_capacity(cap, &data[..]));
+            while l.next_line().is_some() {}
+            assert!(l.text_after_nul, "{cap}");
+        }
+    }
+
+    #[test]
     fn bounded_lines_and_nuls() {
         let mut data = b"one\r\n".to_vec();
         data.extend(std::iter::repeat_n(0u8, 100_000));
@@ -483,6 +518,7 @@ mod tests {
         assert_eq!(l.next_line().as_deref(), Some("two"));
         assert_eq!(l.nul_bytes, 100_000);
         assert_eq!(l.first_nul_line, Some(2));
+        assert!(l.text_after_nul);
         assert_eq!(l.next_line().map(|s| s.len()), Some(MAX_LINE));
         assert_eq!(l.next_line(), None);
     }
