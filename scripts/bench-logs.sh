@@ -58,7 +58,7 @@ echo "journal: $(du -sh --apparent-size "$JDIR" | cut -f1) in $(ls "$JDIR" | wc 
 a=$("$BIN" logs "$WORK/logs.img" --source journal | grep -vc '^-- Boot ')
 b=$(journalctl --directory "$JDIR" -q -o short --no-pager | wc -l)
 echo "entries: rescue-inspect $a, journalctl $b"
-hyperfine --warmup 1 --min-runs 3 --export-markdown "$OUT" \
+hyperfine --warmup "${BENCH_WARMUP:-1}" --runs "${BENCH_RUNS:-3}" --export-markdown "$OUT" \
   -n "rescue-inspect logs (ext4 image)" "$BIN logs $WORK/logs.img --source journal > /dev/null" \
   -n "rescue-inspect logs (directory)" "$BIN logs $TREE --source journal > /dev/null" \
   -n "journalctl --directory -o short" "journalctl --directory $JDIR -q -o short --no-pager > /dev/null" \

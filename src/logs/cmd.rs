@@ -384,6 +384,7 @@ mod tests {
             first: 0,
             last: 0,
             entries: 1,
+            raw: None,
         };
         let boots = vec![b(-1, "a"), b(0, "b")];
         assert_eq!(pick_boot(&boots, "0").unwrap().offset, 0);

@@ -670,6 +670,8 @@ pub struct Boot {
     pub first: i64,
     pub last: i64,
     pub entries: u64,
+    #[serde(skip)]
+    pub raw: Option<[u8; 16]>,
 }
 
 /// Lists boots: journal boots by `_BOOT_ID` (entry headers only), text-log boots by the
@@ -696,6 +698,7 @@ pub fn boots(fs: &RootFs, sources: &Sources, sel: SourceSel) -> Vec<Boot> {
                         first: t,
                         last: t,
                         entries: 1,
+                        raw: Some(e.boot_id),
                     });
                 }
             }
@@ -721,6 +724,7 @@ pub fn boots(fs: &RootFs, sources: &Sources, sel: SourceSel) -> Vec<Boot> {
                         first: r.time,
                         last: r.time,
                         entries: 0,
+                        raw: None,
                     });
                 }
             }
@@ -743,8 +747,7 @@ pub fn boots(fs: &RootFs, sources: &Sources, sel: SourceSel) -> Vec<Boot> {
 /// The boot a record belongs to: its journal boot ID, else the last boot started by its time.
 pub fn boot_of(boots: &[Boot], r: &Record) -> Option<usize> {
     if let Some(id) = r.boot_id {
-        let hex = id_hex(&id);
-        return boots.iter().position(|b| b.id.as_deref() == Some(&hex));
+        return boots.iter().rposition(|b| b.raw == Some(id));
     }
     if r.time == 0 {
         return None;

@@ -179,10 +179,30 @@ impl Header {
 /// `0123456789abcdef…` as journalctl prints 128-bit ids.
 pub fn id_hex(id: &[u8; 16]) -> String {
     let mut s = String::with_capacity(32);
-    for b in id {
-        s.push_str(&format!("{b:02x}"));
-    }
+    push_hex(&mut s, id);
     s
+}
+
+/// Appends bytes as lower-case hex (no formatting machinery: this runs for every entry).
+pub fn push_hex(s: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        s.push(HEX[usize::from(b >> 4)] as char);
+        s.push(HEX[usize::from(b & 15)] as char);
+    }
+}
+
+/// Appends a number as lower-case hex without leading zeros, as `%llx` prints it.
+pub fn push_hex_u64(s: &mut String, v: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    if v == 0 {
+        s.push('0');
+        return;
+    }
+    let digits = (64 - v.leading_zeros()).div_ceil(4);
+    for i in (0..digits).rev() {
+        s.push(HEX[((v >> (i * 4)) & 15) as usize] as char);
+    }
 }
 
 #[cfg(test)]
@@ -197,6 +217,17 @@ mod tests {
         b[88..96].copy_from_slice(&264u64.to_le_bytes());
         b[152..160].copy_from_slice(&5u64.to_le_bytes());
         b
+    }
+
+    #[test]
+    fn hex() {
+        let mut s = String::new();
+        for v in [0u64, 1, 0xf, 0x10, 0x60a24181e4000, u64::MAX] {
+            s.clear();
+            push_hex_u64(&mut s, v);
+            assert_eq!(s, format!("{v:x}"));
+        }
+        assert_eq!(id_hex(&[0xab; 16]), "ab".repeat(16));
     }
 
     #[test]

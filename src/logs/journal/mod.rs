@@ -179,15 +179,20 @@ impl Entry {
     /// journalctl's cursor: `s=SEQNUM_ID;i=SEQNUM;b=BOOT_ID;m=MONOTONIC;t=REALTIME;x=XOR_HASH`
     /// (sd-journal.c: `sd_journal_get_cursor`).
     pub fn cursor(&self, seqnum_id: &[u8; 16]) -> String {
-        format!(
-            "s={};i={:x};b={};m={:x};t={:x};x={:x}",
-            id_hex(seqnum_id),
-            self.seqnum,
-            id_hex(&self.boot_id),
-            self.monotonic,
-            self.realtime,
-            self.xor_hash
-        )
+        let mut s = String::with_capacity(128);
+        s.push_str("s=");
+        header::push_hex(&mut s, seqnum_id);
+        s.push_str(";i=");
+        header::push_hex_u64(&mut s, self.seqnum);
+        s.push_str(";b=");
+        header::push_hex(&mut s, &self.boot_id);
+        s.push_str(";m=");
+        header::push_hex_u64(&mut s, self.monotonic);
+        s.push_str(";t=");
+        header::push_hex_u64(&mut s, self.realtime);
+        s.push_str(";x=");
+        header::push_hex_u64(&mut s, self.xor_hash);
+        s
     }
 }
 
