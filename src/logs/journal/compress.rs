@@ -79,6 +79,14 @@ fn lz4(payload: &[u8], limit: usize) -> Result<Vec<u8>, DecompressError> {
         .split_first_chunk::<8>()
         .ok_or_else(|| bad("shorter than its 8-byte size prefix".into()))?;
     let size = u64::from_le_bytes(*size);
+    // An LZ4 block expands at most 255 times (one token byte per 255 bytes of match length):
+    // a larger prefix is a lie, refused before allocating.
+    if size > (block.len() as u64).saturating_mul(255).saturating_add(16) {
+        return Err(bad(format!(
+            "size prefix {size} is more than a {}-byte block can hold",
+            block.len()
+        )));
+    }
     if size > limit as u64 {
         return Err(DecompressError::TooLarge { algo: "lz4", limit });
     }
@@ -97,6 +105,16 @@ fn zstd(payload: &[u8], limit: usize) -> Result<Vec<u8>, DecompressError> {
         algo: "zstd",
         detail,
     };
+    // ruzstd reserves the frame's window up front (up to 100 MiB): refuse a window larger
+    // than what may come out.
+    if let Some(w) = zstd_window(payload) {
+        if w > limit as u64 {
+            return Err(DecompressError::TooLarge {
+                algo: "zstd",
+                limit,
+            });
+        }
+    }
     let dec = ruzstd::decoding::StreamingDecoder::new(payload).map_err(|e| bad(e.to_string()))?;
     let mut out = Vec::new();
     dec.take(limit as u64 + 1)
@@ -109,6 +127,31 @@ fn zstd(payload: &[u8], limit: usize) -> Result<Vec<u8>, DecompressError> {
         });
     }
     Ok(out)
+}
+
+/// The window size a zstd frame header declares (RFC 8878, 3.1.1.1: Frame_Header_Descriptor,
+/// Window_Descriptor, Frame_Content_Size for single-segment frames).
+fn zstd_window(b: &[u8]) -> Option<u64> {
+    if b.get(0..4)? != [0x28, 0xb5, 0x2f, 0xfd] {
+        return None;
+    }
+    let fhd = *b.get(4)?;
+    let single = fhd & 0x20 != 0;
+    if !single {
+        let wd = *b.get(5)?;
+        let log = 10 + u32::from(wd >> 3);
+        let base = 1u64.checked_shl(log)?;
+        return Some(base + (base / 8) * u64::from(wd & 7));
+    }
+    // Single segment: the window is the content size.
+    let did = [0usize, 1, 2, 4][usize::from(fhd & 3)];
+    let fcs_len = [1usize, 2, 4, 8][usize::from(fhd >> 6)];
+    let at = 5 + did;
+    let f = b.get(at..at + fcs_len)?;
+    let mut v = [0u8; 8];
+    v[..fcs_len].copy_from_slice(f);
+    let n = u64::from_le_bytes(v);
+    Some(if fcs_len == 2 { n + 256 } else { n })
 }
 
 #[cfg(test)]
@@ -125,11 +168,26 @@ mod tests {
         assert!(decompress(OBJECT_XZ, b"garbage", 10).is_err());
         assert!(decompress(OBJECT_ZSTD, b"garbage", 10).is_err());
         assert!(decompress(OBJECT_LZ4, b"short", 10).is_err());
-        // A size prefix beyond the limit is refused before allocating.
+        // A size prefix beyond what the block can hold is refused before allocating.
         let mut b = u64::MAX.to_le_bytes().to_vec();
         b.extend_from_slice(b"\x10x");
+        assert!(decompress(OBJECT_LZ4, &b, 1 << 20).is_err());
+    }
+
+    #[test]
+    fn zstd_windows() {
+        // Not single segment, window descriptor 0x58: 2^(10+11) = 2 MiB.
+        assert_eq!(
+            zstd_window(&[0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58]),
+            Some(2 << 20)
+        );
+        // Single segment with a 1-byte content size of 100.
+        assert_eq!(zstd_window(&[0x28, 0xb5, 0x2f, 0xfd, 0x20, 100]), Some(100));
+        assert_eq!(zstd_window(b"nope"), None);
+        // A declared 3.75 TiB window is refused before ruzstd sees it.
+        let huge = [0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xff, 0, 0, 0];
         assert!(matches!(
-            decompress(OBJECT_LZ4, &b, 1 << 20),
+            decompress(OBJECT_ZSTD, &huge, 1 << 20),
             Err(DecompressError::TooLarge { .. })
         ));
     }
