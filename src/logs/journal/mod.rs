@@ -62,9 +62,10 @@ fn valid_monotonic(t: u64) -> bool {
 }
 
 const PAGE: u64 = 64 * 1024;
-const SLOTS: usize = 128;
+const SLOTS: usize = 16;
 
-/// A direct-mapped cache of 64 KiB pages (8 MiB at most) over a seekable reader.
+/// A direct-mapped cache of 64 KiB pages (1 MiB per file: a merge keeps every file of a
+/// journal directory open at once) over a seekable reader.
 struct Pages<'a> {
     r: Box<dyn ReadSeek + 'a>,
     len: u64,
@@ -216,7 +217,7 @@ pub struct JournalFile<'a> {
     shared_bytes: usize,
 }
 
-const SHARED_MAX_BYTES: usize = 8 * 1024 * 1024;
+const SHARED_MAX_BYTES: usize = 1024 * 1024;
 const SHARED_MAX_ONE: usize = 4096;
 
 impl<'a> JournalFile<'a> {
