@@ -117,6 +117,14 @@ pub enum Packages {
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogSource {
+    Auto,
+    Journal,
+    Text,
+    All,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FailOn {
     Critical,
     Warning,
@@ -277,6 +285,37 @@ pub enum Command {
         /// The user does not exist (Match Invalid-User, OpenSSH 9.9+).
         #[arg(long)]
         invalid_user: bool,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// The guest's logs read offline: journal files and text logs (syslog, auth.log, kern.log,
+    /// cloud-init...) merged in time order with boot boundaries. Times are UTC.
+    Logs {
+        target: PathBuf,
+        #[arg(long, value_name = "N")]
+        partition: Option<u32>,
+        /// Only one boot: 0 (or nothing) the last, -1 the one before…, 1 the first…, or a boot ID.
+        #[arg(long, short = 'b', value_name = "BOOT", num_args = 0..=1, default_missing_value = "0", allow_hyphen_values = true)]
+        boot: Option<String>,
+        /// Only this unit's messages (ssh = ssh.service); repeatable.
+        #[arg(long, short = 'u', value_name = "UNIT")]
+        unit: Vec<String>,
+        /// Only messages matching this regular expression (case-insensitive when all lower-case).
+        #[arg(long, short = 'g', value_name = "RE")]
+        grep: Option<String>,
+        /// From this time: YYYY-MM-DD, 'YYYY-MM-DD HH:MM[:SS]' (UTC), RFC 3339, @SECONDS.
+        #[arg(long, short = 'S', value_name = "TIME")]
+        since: Option<String>,
+        /// Up to this time.
+        #[arg(long, short = 'U', value_name = "TIME")]
+        until: Option<String>,
+        /// Which logs: auto (the journal, plus text lines it does not hold), journal, text, all.
+        #[arg(long, value_enum, default_value_t = LogSource::Auto)]
+        source: LogSource,
+        /// List the boots the logs show instead of entries.
+        #[arg(long)]
+        list_boots: bool,
+        /// text, or json (one JSON object per line).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -814,6 +853,56 @@ fn run(cli: Cli) -> Result<u8, CliError> {
                 }
             }
             Ok(if eff.fatal { EXIT_FINDINGS } else { EXIT_OK })
+        }
+        Command::Logs {
+            target,
+            partition,
+            boot,
+            unit,
+            grep,
+            since,
+            until,
+            source,
+            list_boots,
+            format,
+        } => {
+            use crate::logs::collect::SourceSel;
+            let insp = inspect::inspect(&target, partition)?;
+            let root = root_of(&insp)?;
+            let source = match source {
+                LogSource::Auto => SourceSel::Auto,
+                LogSource::Journal => SourceSel::Journal,
+                LogSource::Text => SourceSel::Text,
+                LogSource::All => SourceSel::All,
+            };
+            if list_boots {
+                emit(&crate::logs::cmd::list_boots(
+                    &root.fs,
+                    source,
+                    format == Format::Json,
+                ));
+                return Ok(EXIT_OK);
+            }
+            let time = |t: Option<String>| {
+                t.map(|t| crate::logs::cmd::parse_time(&t))
+                    .transpose()
+                    .map_err(CliError::Message)
+            };
+            let q = crate::logs::cmd::Query {
+                boot,
+                units: unit,
+                grep,
+                since: time(since)?,
+                until: time(until)?,
+                source,
+                json: format == Format::Json,
+            };
+            let mut out = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
+            let mut err = std::io::stderr().lock();
+            crate::logs::cmd::run(&root.fs, &q, &mut out, &mut err)
+                .map_err(|e| CliError::Message(format!("{}: {e}", target.display())))?;
+            let _ = out.flush();
+            Ok(EXIT_OK)
         }
         Command::Explain { rule } => {
             let r = audit::lookup(&rule).ok_or_else(|| {

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod fs;
 pub mod guest;
 pub mod inspect;
+pub mod logs;
 pub mod packages;
 pub mod progress;
 pub mod report;

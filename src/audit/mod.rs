@@ -7,6 +7,7 @@ mod damage;
 mod disk;
 mod files;
 pub mod login;
+mod logs;
 mod network;
 pub mod packages;
 pub mod scan;
@@ -66,6 +67,7 @@ pub fn rules() -> Vec<&'static Rule> {
         .chain(network::RULES.iter())
         .chain(packages::RULES.iter())
         .chain(xfs::RULES.iter())
+        .chain(logs::RULES.iter())
         .copied()
         .collect();
     all.sort_by_key(|r| r.id);
@@ -161,6 +163,12 @@ pub fn run(insp: &Inspection, settings: &Settings) -> (Vec<Finding>, Verdict) {
             outcome.packages.take(),
             &outcome.sshd_packages,
             settings,
+            &mut findings,
+        );
+        logs::audit(
+            &root.fs,
+            settings,
+            &volume::root_device(insp),
             &mut findings,
         );
         // Last: what the reads above found damaged.

@@ -175,6 +175,10 @@ impl Backend for DirBackend {
     }
 
     fn open(&self, path: &Path) -> Result<Box<dyn Read + '_>, FsError> {
+        Ok(Box::new(self.open_seekable(path)?))
+    }
+
+    fn open_seekable(&self, path: &Path) -> Result<Box<dyn crate::fs::ReadSeek + '_>, FsError> {
         let file = File::options()
             .read(true)
             .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)

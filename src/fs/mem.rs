@@ -139,8 +139,12 @@ impl Backend for MemFs {
     }
 
     fn open(&self, path: &Path) -> Result<Box<dyn Read + '_>, FsError> {
+        Ok(Box::new(self.open_seekable(path)?))
+    }
+
+    fn open_seekable(&self, path: &Path) -> Result<Box<dyn crate::fs::ReadSeek + '_>, FsError> {
         match &self.get(path)?.0 {
-            Node::File(d) => Ok(Box::new(&d[..])),
+            Node::File(d) => Ok(Box::new(std::io::Cursor::new(&d[..]))),
             Node::Dir => Err(FsError::IsADirectory(path.to_path_buf())),
             Node::Symlink(_) => Err(FsError::NotRegular(path.to_path_buf(), FileType::Symlink)),
             Node::Other(ft) => Err(FsError::NotRegular(path.to_path_buf(), *ft)),

@@ -190,6 +190,10 @@ impl FsError {
     }
 }
 
+/// A reader that can also seek: journal files are read by offset, big text logs from their tail.
+pub trait ReadSeek: Read + std::io::Seek {}
+impl<T: Read + std::io::Seek> ReadSeek for T {}
+
 /// What a backend answers. Every `path` it receives is absolute and normalized, and all of its
 /// parent components are real directories (no symlinks): `RootFs` resolved them.
 pub trait Backend {
@@ -201,6 +205,13 @@ pub trait Backend {
     fn read_dir(&self, path: &Path) -> Result<Vec<DirEntry>, FsError>;
     /// A reader over a regular file's contents.
     fn open(&self, path: &Path) -> Result<Box<dyn Read + '_>, FsError>;
+    /// A seekable reader over a regular file. Backends that can only stream say so.
+    fn open_seekable(&self, path: &Path) -> Result<Box<dyn ReadSeek + '_>, FsError> {
+        Err(FsError::Unsupported(format!(
+            "{}: this kind of target cannot read a file at an offset",
+            path.display()
+        )))
+    }
     /// An extended attribute of the entry itself (`security.selinux`): `None` when it has none,
     /// `Unsupported` when this backend cannot read attributes.
     fn xattr(&self, path: &Path, _name: &str) -> Result<Option<Vec<u8>>, FsError> {
@@ -318,6 +329,17 @@ impl RootFs {
         let md = self.backend.lstat(&real)?;
         match md.file_type {
             FileType::Regular => self.backend.open(&real),
+            FileType::Directory => Err(FsError::IsADirectory(real)),
+            other => Err(FsError::NotRegular(real, other)),
+        }
+    }
+
+    /// A seekable reader over a regular file (following symlinks).
+    pub fn open_seekable(&self, path: impl AsRef<Path>) -> Result<Box<dyn ReadSeek + '_>, FsError> {
+        let real = self.canonicalize(path)?;
+        let md = self.backend.lstat(&real)?;
+        match md.file_type {
+            FileType::Regular => self.backend.open_seekable(&real),
             FileType::Directory => Err(FsError::IsADirectory(real)),
             other => Err(FsError::NotRegular(real, other)),
         }

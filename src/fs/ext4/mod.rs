@@ -359,6 +359,27 @@ impl Backend for Ext4Backend {
         }
     }
 
+    fn open_seekable(&self, path: &Path) -> Result<Box<dyn crate::fs::ReadSeek + '_>, FsError> {
+        match &self.raw {
+            Some(r) => {
+                let ino = self.raw_inode(r, path)?;
+                let f = r.reader(&ino).map_err(|e| self.fail(path, e))?;
+                Ok(Box::new(TrackedReader {
+                    inner: f,
+                    backend: self,
+                    path: path.to_path_buf(),
+                }))
+            }
+            None => {
+                let f = self
+                    .fs
+                    .open(path.as_os_str().as_bytes())
+                    .map_err(|e| map_err(path, e))?;
+                Ok(Box::new(f))
+            }
+        }
+    }
+
     fn xattr(&self, path: &Path, name: &str) -> Result<Option<Vec<u8>>, FsError> {
         match &self.raw {
             Some(r) => {
@@ -398,6 +419,12 @@ impl Read for TrackedReader<'_> {
             self.backend.fail(&self.path, e);
             std::io::Error::other(msg)
         })
+    }
+}
+
+impl std::io::Seek for TrackedReader<'_> {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(to)
     }
 }
 

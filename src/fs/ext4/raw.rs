@@ -693,3 +693,26 @@ impl Read for FileReader<'_> {
         self.fill(buf).map_err(std::io::Error::other)
     }
 }
+
+impl std::io::Seek for FileReader<'_> {
+    /// Like a file: seeking past the end is allowed (reads there return 0), before the start
+    /// is an error.
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        let base = match to {
+            std::io::SeekFrom::Start(n) => {
+                self.pos = n;
+                return Ok(n);
+            }
+            std::io::SeekFrom::End(d) => (self.size, d),
+            std::io::SeekFrom::Current(d) => (self.pos, d),
+        };
+        let new = base.0.checked_add_signed(base.1).ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "seek before the start of the file",
+            )
+        })?;
+        self.pos = new;
+        Ok(new)
+    }
+}
