@@ -62,6 +62,9 @@ pub struct Scan {
     pub groups: u32,
     /// Problems not kept past `MAX_PROBLEMS`.
     pub dropped: u64,
+    /// How a journal that needed recovery was handled before the scan (set by the caller).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal: Option<String>,
 }
 
 impl Scan {
