@@ -57,7 +57,7 @@ pub static FS_043: Rule = Rule {
     category: Category::Filesystem,
     summary: "metadata scan: bitmaps or free counts disagree with what is in use",
     doc: "Compares each group's block and inode bitmaps (and their checksums) with the blocks and \
-inodes the scan found in use, and the group descriptors' and superblock's free counts with the \
+inodes the scan found in use, and the group descriptors' free counts with the \
 bitmaps.\n\nWhy it matters: a block in use but marked free will be handed to another file \
 (silent corruption on the next write); wrong free counts make df lie and may let the filesystem \
 fill unexpectedly.\n\nFix: after a snapshot, `e2fsck -f PARTITION` rebuilds the bitmaps and \

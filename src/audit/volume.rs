@@ -309,11 +309,12 @@ pub fn audit(insp: &Inspection, settings: &Settings, out: &mut Vec<Finding>) {
                         end,
                         features,
                         errno,
+                        ..
                     } => out.push(FS_011.finding(
                         if *transactions == 0 {
-                            "the filesystem was not cleanly unmounted; its journal held no committed transactions to replay".to_string()
+                            "unclean shutdown: the journal held no committed transactions to replay".to_string()
                         } else {
-                            format!("the filesystem was not cleanly unmounted; its journal was replayed in memory ({transactions} transaction(s), {blocks} block(s))")
+                            format!("unclean shutdown: the journal was replayed in memory ({transactions} transaction(s), {blocks} block(s))")
                         },
                         journal_detail(*transactions, *first_tid, *end_tid, *blocks, *writes, *revoked, *wrapped, end, features, *errno),
                     )),

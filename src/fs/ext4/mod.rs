@@ -56,6 +56,7 @@ pub enum LoadNote {
         /// revoke records.
         blocks: usize,
         writes: u64,
+        revoke_records: u64,
         revoked: u64,
         /// The replayed part of the log runs past the end of the journal.
         wrapped: bool,
@@ -198,18 +199,20 @@ pub fn state(slice: &Slice) -> Result<State, FsError> {
         end_tid: r.end_tid,
         blocks: r.overlay.len(),
         writes: r.writes,
+        revoke_records: r.revoke_records,
         revoked: r.revoked_blocks,
         wrapped: r.wrapped,
         end: r.end.describe(),
         features: r.journal.feature_names(),
         errno: r.journal.errno,
     }];
-    if r.end.is_corrupt() {
+    if let jbd2::LogEnd::Corrupt { kind, .. } = &r.end {
         notes.push(LoadNote::JournalPartlyReplayed {
             reason: format!(
-                "{}; the {} transaction(s) before it were replayed, it and any after it were not. The kernel refuses to mount the filesystem until e2fsck has replayed the journal (e2fsck stops at the same transaction and then checks the filesystem)",
+                "{}; the {} transaction(s) before it were replayed, it and any after it were not. What the peers do: {}",
                 r.end.describe(),
-                r.transactions
+                r.transactions,
+                kind.peers()
             ),
         });
     }

@@ -180,9 +180,51 @@ pub enum LogEnd {
     /// earlier pass over the log, which the kernel takes as the end of the log.
     Stale { tid: u32, block: u64 },
     /// Committed transaction `tid` fails a check (`what`, at journal block `block`): replay
-    /// stopped before it. The kernel refuses to mount ("journal transaction is corrupt");
-    /// e2fsck replays up to the same point and marks the filesystem for a full check.
-    Corrupt { tid: u32, block: u64, what: String },
+    /// stopped before it. What the kernel and e2fsck do then depends on the `kind`.
+    Corrupt {
+        tid: u32,
+        block: u64,
+        what: String,
+        kind: Corruption,
+    },
+}
+
+/// What is wrong with a corrupt transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Corruption {
+    /// Its commit block fails its checksum (v1 transaction crc32, v2/v3 crc32c).
+    Commit,
+    /// One of its descriptor or revoke blocks fails its checksum.
+    Metadata,
+    /// A data block's journal copy fails its tag checksum.
+    Data,
+    /// A revoke block claims more records than it holds.
+    Revoke,
+    /// A block of the log cannot be read.
+    Unreadable,
+    /// The log never ends.
+    Endless,
+}
+
+impl Corruption {
+    /// What the kernel and e2fsck 1.47 do with such a journal (`fs/jbd2/recovery.c`,
+    /// `e2fsck/journal.c`), tested on real journals in `tests/journal_replay.rs`.
+    pub fn peers(&self) -> &'static str {
+        match self {
+            Corruption::Commit => {
+                "the kernel refuses to mount the filesystem (\"journal transaction is corrupt\"); e2fsck replays the transactions before it, as this inspection does (\"Journal transaction was corrupt, replay was aborted\"), and marks the filesystem with errors"
+            }
+            Corruption::Metadata => {
+                "the kernel refuses to mount the filesystem (journal recovery fails with a checksum error); e2fsck replays none of the journal (\"Journal checksum error found\"), so after it even the transactions before this one are lost"
+            }
+            Corruption::Data => {
+                "the kernel and e2fsck replay every other block of the journal and skip this one, which can leave the metadata inconsistent (the kernel then refuses to mount; e2fsck goes on to check and repair); this inspection shows the consistent state before the transaction"
+            }
+            Corruption::Revoke | Corruption::Unreadable | Corruption::Endless => {
+                "the kernel refuses to mount the filesystem (journal recovery fails); e2fsck reports the journal as corrupt"
+            }
+        }
+    }
 }
 
 impl LogEnd {
@@ -206,7 +248,9 @@ impl LogEnd {
             LogEnd::Stale { tid, block } => format!(
                 "journal block {block} fails its checksum but predates the last commit: left from an earlier pass over the log, where transaction {tid} would begin"
             ),
-            LogEnd::Corrupt { tid, block, what } => {
+            LogEnd::Corrupt {
+                tid, block, what, ..
+            } => {
                 format!("transaction {tid} is corrupt ({what}, journal block {block})")
             }
         }
@@ -337,6 +381,7 @@ fn scan(w: &Walk) -> Scanned {
                 tid: id,
                 block: pos,
                 what: "the log runs all the way around the journal without ending".into(),
+                kind: Corruption::Endless,
             };
         }
         let here = pos;
@@ -345,6 +390,7 @@ fn scan(w: &Walk) -> Scanned {
                 tid: id,
                 block: here,
                 what: e.to_string(),
+                kind: Corruption::Unreadable,
             };
         }
         advance(&mut pos, &mut consumed, &mut wrapped);
@@ -381,6 +427,7 @@ fn scan(w: &Walk) -> Scanned {
                             tid: id,
                             block: q,
                             what: e.to_string(),
+                            kind: Corruption::Unreadable,
                         };
                     }
                     if csum == Csum::V1 {
@@ -393,6 +440,7 @@ fn scan(w: &Walk) -> Scanned {
                                 "the journal copy of filesystem block {} fails its checksum",
                                 t.block
                             ),
+                            kind: Corruption::Data,
                         };
                     }
                 }
@@ -407,6 +455,7 @@ fn scan(w: &Walk) -> Scanned {
                             tid: id,
                             block: b,
                             what: "a descriptor or revoke block fails its checksum".into(),
+                            kind: Corruption::Metadata,
                         };
                     }
                     break LogEnd::Stale { tid: id, block: b };
@@ -427,6 +476,7 @@ fn scan(w: &Walk) -> Scanned {
                         tid: id,
                         block: here,
                         what: "its commit block fails its checksum".into(),
+                        kind: Corruption::Commit,
                     };
                 }
                 if let Some((b, e)) = bad_revoke.take() {
@@ -434,6 +484,7 @@ fn scan(w: &Walk) -> Scanned {
                         tid: id,
                         block: b,
                         what: e,
+                        kind: Corruption::Revoke,
                     };
                 }
                 crc = !0;
