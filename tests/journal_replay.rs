@@ -865,3 +865,73 @@ fn unreadable_journals_are_reported_precisely() {
         "{f}"
     );
 }
+
+/// The real Debian 12 image (scripts/e2e-debian.sh sets RESCUE_INSPECT_DEBIAN): a broken sshd
+/// drop-in and an "upgraded" sshd (written beside, renamed over) committed to the journal just
+/// before the power went. Read without the journal, sshd would look fine.
+#[test]
+fn real_debian_12_crash_with_a_broken_sshd_config_in_the_journal() {
+    let Some(dir) = debian_cache() else {
+        eprintln!("skipped: set RESCUE_INSPECT_DEBIAN (scripts/e2e-debian.sh does)");
+        return;
+    };
+    if !loop_mount_or_skip("real_debian_12_crash_with_a_broken_sshd_config_in_the_journal") {
+        return;
+    }
+    let t = tempdir();
+    let img = t.path().join("ext4.img");
+    sparse_copy(&dir.join("ext4.img"), &img);
+    let dirty = t.path().join("dirty.img");
+    let drop_in = "/etc/ssh/sshd_config.d/99-crash.conf";
+    {
+        let m = Mounted::new(&img, "");
+        m.write(drop_in, b"PermitRootLogin maybe\n");
+        let sshd = std::fs::read(m.at("/usr/sbin/sshd")).unwrap();
+        m.write("/usr/sbin/sshd.dpkg-new", &sshd);
+        std::fs::rename(m.at("/usr/sbin/sshd.dpkg-new"), m.at("/usr/sbin/sshd")).unwrap();
+        m.sync("/usr/sbin/sshd");
+        for i in 0..300 {
+            m.write(
+                &format!("/var/cache/crash/{i}"),
+                format!("{i}\n").as_bytes(),
+            );
+        }
+        m.crash_copy(&dirty);
+    }
+    assert!(dumpe2fs_h(&dirty).contains("needs_recovery"));
+    assert!(debugfs_cat(&dirty, drop_in).is_none(), "stale on disk");
+
+    let (code, r) = check_json(&dirty, &[]);
+    assert_eq!(code, 1, "{r:#}");
+    replayed_note(&r);
+    for id in ["FS-010", "FS-014", "FS-015", "PKG-001"] {
+        assert!(with(id, &r).is_empty(), "{id}: {r:#}");
+    }
+    let cfg = with("SSHD-CFG-001", &r);
+    assert_eq!(cfg.len(), 1, "{r:#}");
+    assert_eq!(cfg[0]["path"], drop_in, "{}", cfg[0]);
+
+    let replayed = t.path().join("e2fsck.img");
+    e2fsck_replayed(&dirty, &replayed);
+    let changed = same_blocks_as_e2fsck(&dirty, &replayed);
+    assert!(changed > 10, "{changed}");
+    assert_eq!(our_cat(&dirty, drop_in), debugfs_cat(&replayed, drop_in));
+    assert_eq!(
+        our_stat(&dirty, "/usr/sbin/sshd"),
+        debugfs_stat(&replayed, "/usr/sbin/sshd")
+    );
+    let o = bin()
+        .arg("fsck")
+        .arg(&dirty)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let scan: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(scan["problems"].as_array().unwrap().is_empty(), "{scan:#}");
+    let e = Command::new("e2fsck")
+        .arg("-fn")
+        .arg(&replayed)
+        .output()
+        .unwrap();
+    assert!(e.status.success(), "{}", String::from_utf8_lossy(&e.stdout));
+}
