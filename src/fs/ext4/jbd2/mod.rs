@@ -731,6 +731,19 @@ pub fn replay_fs(fs: &RawFs) -> Result<Replay, JournalError> {
         return Err(err("it is not a regular file".into()));
     }
     let mapping = fs.map(&inode).map_err(|e| err(e.to_string()))?;
+    // Each journal block must have a filesystem block of its own (e2fsck flags shared blocks):
+    // then walking the whole log reads each block of the volume at most once, however long
+    // the journal claims to be.
+    let mut by_physical: Vec<&Run> = mapping.runs.iter().collect();
+    by_physical.sort_by_key(|r| r.physical);
+    for w in by_physical.windows(2) {
+        if w[0].physical.saturating_add(w[0].len) > w[1].physical {
+            return Err(err(format!(
+                "its block map uses filesystem block {} twice",
+                w[1].physical
+            )));
+        }
+    }
     let bs = fs.block_size();
     let log = MappedLog::new(
         fs.source(),

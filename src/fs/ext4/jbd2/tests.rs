@@ -527,3 +527,15 @@ fn mapping_errors_are_precise() {
     ));
     assert_eq!(log.physical(100), Err(JournalError::Unmapped(100)));
 }
+
+#[test]
+fn version_1_journals_replay() {
+    let mut j = J::new(64, 0, 0, 1, 100);
+    let at = j.txn(&[(77, data(5))], &[], 1);
+    let mut img = j.image();
+    put_be32(&mut img, 4, SUPERBLOCK_V1);
+    let r = run(&img).unwrap();
+    assert_eq!(r.journal.version, 1);
+    assert_eq!(r.transactions, 1, "{:?}", r.end);
+    assert_eq!(from(&r, 77), Some(at[0] as u64));
+}
