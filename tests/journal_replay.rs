@@ -1,4 +1,4 @@
-//! The in-memory jbd2 replay on real dirty journals, compared with e2fsck's replay.
+//! The in-memory jbd2 replay on real dirty journals, compared with e2fsck's and the kernel's.
 //!
 //! Journals are written by the kernel: an image is loop-mounted (`commit=300`, so only fsync
 //! commits), changed, the changes fsync'ed (the kernel commits them to the journal), and the
@@ -7,10 +7,14 @@
 //! are also written by `debugfs -w` (`jo`/`jw`/`jc`, with revoke records). For each, a copy is
 //! replayed for real with `e2fsck -E journal_only`, and every filesystem block read through
 //! our replay of the dirty image must equal that copy's block (the superblock and the journal
-//! superblock aside: e2fsck rewrites them). Then the CLI's view of the changed files is checked
-//! against debugfs on the replayed copy, `check` reports FS-011 (not FS-010 or FS-014), and the
-//! metadata scan of the dirty image agrees with `e2fsck -fn` on the replayed copy. Torn and
-//! corrupted journals stop where they should, without a panic.
+//! superblock aside: e2fsck rewrites them); for the kernel-written journals also the block of a
+//! copy the kernel replayed (a read-only mount on a writable loop device). Then the CLI's view
+//! of the changed files is checked against debugfs on the replayed copy, `check` reports
+//! FS-011 (not FS-010 or FS-014), and the metadata scan of the dirty image agrees with
+//! `e2fsck -fn` on the replayed copy. Torn and corrupted journals stop where they should,
+//! without a panic, and what the kernel and e2fsck do with each is checked against what the
+//! report says they do (they differ: a commit block torn after its header is replayed by
+//! Linux 6.x and dropped by e2fsck 1.47).
 
 mod common;
 
@@ -136,10 +140,45 @@ fn journal_block(img: &Path, n: u64) -> u64 {
         .unwrap()
 }
 
-/// Every block of `dirty` as our replay reads it equals the block of e2fsck's `replayed` copy
-/// (the superblock's 1024 bytes and the journal superblock aside). Returns the number of
-/// blocks the replay changed.
-fn same_blocks_as_e2fsck(dirty: &Path, replayed: &Path) -> usize {
+/// A copy of `img` replayed by the kernel: mounted read-only (the kernel still replays the
+/// journal, writing the replayed blocks, and touches nothing else), then unmounted. `None`
+/// when the kernel refuses to mount it, with what it logged.
+fn kernel_replayed(img: &Path, to: &Path) -> Result<(), String> {
+    sparse_copy(img, to);
+    let mnt = to.with_extension("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    // A writable loop device (`mount -o ro,loop` would make it read-only, and the kernel then
+    // refuses to recover): the read-only mount may write only for recovery.
+    let o = Command::new("losetup")
+        .args(["-f", "--show"])
+        .arg(to)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "losetup: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let dev = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let o = Command::new("mount")
+        .args(["-o", "ro", &dev])
+        .arg(&mnt)
+        .output()
+        .unwrap();
+    let r = if o.status.success() {
+        assert!(Command::new("umount").arg(&mnt).status().unwrap().success());
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let _ = Command::new("losetup").args(["-d", &dev]).status();
+    r
+}
+
+/// Every block of `dirty` as our replay reads it equals the block of the `replayed` copy
+/// (replayed by e2fsck or the kernel; the superblock's 1024 bytes and the journal superblock
+/// aside: they rewrite them). Returns the number of blocks the replay changed.
+fn same_blocks_as(dirty: &Path, replayed: &Path) -> usize {
     let st = state(dirty);
     let bs = u64::from(st.superblock.block_size);
     let jsb = journal_block(dirty, 0);
@@ -466,11 +505,15 @@ fn kernel_journals_of_every_format_replay_as_e2fsck_does() {
 
         let replayed = t.path().join(format!("{name}-e2fsck.img"));
         e2fsck_replayed(&dirty, &replayed);
-        let changed = same_blocks_as_e2fsck(&dirty, &replayed);
+        let changed = same_blocks_as(&dirty, &replayed);
         assert!(
             changed > 10,
             "{name}: the replay changed only {changed} blocks"
         );
+        let by_kernel = t.path().join(format!("{name}-kernel.img"));
+        kernel_replayed(&dirty, &by_kernel).unwrap();
+        assert_eq!(same_blocks_as(&dirty, &by_kernel), changed, "{name}");
+        eprintln!("{name}: the replay changed {changed} blocks, as e2fsck's and the kernel's did");
 
         for (p, c) in changes {
             assert_eq!(our_cat(&dirty, p), debugfs_cat(&replayed, p), "{name}: {p}");
@@ -593,7 +636,10 @@ fn a_log_that_wraps_with_revoke_records() {
     assert!(log.contains("revoke table"), "{log}");
     let replayed = t.path().join("wrap-e2fsck.img");
     e2fsck_replayed(&dirty, &replayed);
-    same_blocks_as_e2fsck(&dirty, &replayed);
+    let changed = same_blocks_as(&dirty, &replayed);
+    let by_kernel = t.path().join("wrap-kernel.img");
+    kernel_replayed(&dirty, &by_kernel).unwrap();
+    assert_eq!(same_blocks_as(&dirty, &by_kernel), changed);
     let (_, ls, _) = run(&[&"ls", &dirty, &"/var/spool/w"]);
     let names: Vec<&str> = ls.lines().filter(|l| !l.ends_with(" .")).collect();
     assert_eq!(names.len(), 1, "{ls}");
@@ -679,7 +725,7 @@ fn torn_and_corrupt_journals_stop_where_they_should() {
             .unwrap();
         let rep = t.path().join("torn-e2fsck.img");
         e2fsck_replayed(&torn, &rep);
-        same_blocks_as_e2fsck(&torn, &rep);
+        same_blocks_as(&torn, &rep);
         assert_eq!(
             our_cat(&torn, "/etc/first").as_deref(),
             Some(&b"first transaction\n"[..])
@@ -704,18 +750,18 @@ fn torn_and_corrupt_journals_stop_where_they_should() {
             flip(&bad, at(desc));
             let rep = t.path().join("desc-e2fsck.img");
             e2fsck_replayed(&bad, &rep);
-            same_blocks_as_e2fsck(&bad, &rep);
+            same_blocks_as(&bad, &rep);
             assert_eq!(our_cat(&bad, "/etc/second"), None);
             continue;
         }
 
-        // Checksum v3: a flipped byte in the last commit block, its descriptor, or a data
-        // block. Replay stops before that transaction and says so; what the peers do differs
-        // and is said too.
+        // Checksum v3: a flipped byte in the last commit block's header, its descriptor, or
+        // a data block. Replay stops before that transaction and says so; what the peers do
+        // differs by kind (each checked here) and is said too.
         for (what, byte, ours, e2fsck) in [
             (
                 "commit",
-                at(commit) + 700,
+                at(commit) + 40,
                 "its commit block fails its checksum",
                 "was corrupt, replay was aborted",
             ),
@@ -740,8 +786,11 @@ fn torn_and_corrupt_journals_stop_where_they_should() {
             assert!(out.contains(e2fsck), "{what}: {out}");
             if what == "commit" {
                 // e2fsck replays the transactions before it, as we do.
-                same_blocks_as_e2fsck(&bad, &rep);
+                same_blocks_as(&bad, &rep);
             }
+            let k = kernel_replayed(&bad, &t.path().join(format!("{what}-kernel.img")));
+            // The kernel refuses to mount it (its journal recovery fails).
+            assert!(k.is_err(), "{what}: the kernel mounted it");
             assert_eq!(
                 our_cat(&bad, "/etc/first").as_deref(),
                 Some(&b"first transaction\n"[..]),
@@ -762,6 +811,46 @@ fn torn_and_corrupt_journals_stop_where_they_should() {
             assert!(f[0]["fix"].as_str().unwrap().contains("e2fsck -f"));
             replayed_note(&r);
         }
+
+        // The commit block's tail torn (its header intact, the rest older bytes): Linux 6.x
+        // accepts the commit and replays it, e2fsck 1.47 aborts there. We replay as the kernel
+        // does, block for block, and warn that e2fsck would not.
+        let tail = t.path().join("tail.img");
+        sparse_copy(&dirty, &tail);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&tail)
+            .unwrap()
+            .write_all_at(&vec![0x5Au8; bs as usize / 2], at(commit) + bs / 2)
+            .unwrap();
+        let by_kernel = t.path().join("tail-kernel.img");
+        kernel_replayed(&tail, &by_kernel).unwrap();
+        same_blocks_as(&tail, &by_kernel);
+        assert_eq!(
+            our_cat(&tail, "/etc/second").as_deref(),
+            Some(&b"second transaction\n"[..])
+        );
+        let out = e2fsck_replayed(&tail, &t.path().join("tail-e2fsck.img"));
+        assert!(out.contains("was corrupt, replay was aborted"), "{out}");
+        let (code, r) = check_json(&tail, &[]);
+        assert_eq!(code, 0, "{r:#}");
+        let f = with("FS-010", &r);
+        assert_eq!(f.len(), 1, "{r:#}");
+        assert!(
+            f[0]["title"]
+                .as_str()
+                .unwrap()
+                .contains("e2fsck would replay less"),
+            "{}",
+            f[0]
+        );
+        assert!(
+            f[0]["detail"].as_str().unwrap().contains(&format!(
+                "commit block of transaction {seq} was written only in part"
+            )),
+            "{}",
+            f[0]
+        );
     }
 }
 
@@ -804,7 +893,7 @@ fn debugfs_journals_with_revoke_records() {
         );
         let replayed = t.path().join(format!("{name}-e2fsck.img"));
         e2fsck_replayed(&img, &replayed);
-        assert_eq!(same_blocks_as_e2fsck(&img, &replayed), 3, "{name}");
+        assert_eq!(same_blocks_as(&img, &replayed), 3, "{name}");
         let (code, r) = check_json(&img, &[]);
         assert_eq!(code, 0, "{name}: {r:#}");
         replayed_note(&r);
@@ -913,7 +1002,7 @@ fn real_debian_12_crash_with_a_broken_sshd_config_in_the_journal() {
 
     let replayed = t.path().join("e2fsck.img");
     e2fsck_replayed(&dirty, &replayed);
-    let changed = same_blocks_as_e2fsck(&dirty, &replayed);
+    let changed = same_blocks_as(&dirty, &replayed);
     assert!(changed > 10, "{changed}");
     assert_eq!(our_cat(&dirty, drop_in), debugfs_cat(&replayed, drop_in));
     assert_eq!(

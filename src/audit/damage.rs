@@ -168,6 +168,7 @@ pub fn load_note(note: &LoadNote, dev: &str) -> Option<Finding> {
         ),
         LoadNote::JournalReplayed { .. }
         | LoadNote::JournalNotReplayed { .. }
-        | LoadNote::JournalPartlyReplayed { .. } => None,
+        | LoadNote::JournalPartlyReplayed { .. }
+        | LoadNote::JournalReplayDiffers { .. } => None,
     }
 }

@@ -116,6 +116,9 @@ fn journal_state(notes: &[LoadNote]) -> Option<String> {
             LoadNote::JournalPartlyReplayed { reason } => {
                 parts.push(format!("not all of the journal was replayed: {reason}"))
             }
+            LoadNote::JournalReplayDiffers { reason } => parts.push(format!(
+                "e2fsck -fn compares with e2fsck's replay, which differs: {reason}"
+            )),
             _ => {}
         }
     }

@@ -326,6 +326,14 @@ pub fn audit(insp: &Inspection, settings: &Settings, out: &mut Vec<Finding>) {
                             )
                             .fix(format!("e2fsck -f {dev}   # replays the journal (writes to the volume); or look without writing: mount -o ro,noload {dev} {mp}")),
                     ),
+                    LoadNote::JournalReplayDiffers { reason } => out.push(
+                        FS_010
+                            .finding(
+                                "unclean shutdown: e2fsck would replay less of the journal than the kernel",
+                                format!("The superblock has needs_recovery set and the journal was replayed in memory as the kernel replays it, but e2fsck disagrees: {reason}."),
+                            )
+                            .fix(format!("mount -o ro {dev} {mp} && umount {mp}   # the kernel replays the whole journal (this writes the replayed blocks); run e2fsck -f {dev} only after that")),
+                    ),
                     LoadNote::JournalPartlyReplayed { reason } => out.push(
                         FS_010
                             .finding(

@@ -72,6 +72,9 @@ pub enum LoadNote {
     /// Part of the journal could not be replayed (the reason): committed transactions that
     /// fail a check, or fast commits; the view is the state after the transactions before.
     JournalPartlyReplayed { reason: String },
+    /// The journal was replayed as the kernel replays it, but e2fsck would replay less of it
+    /// (the reason, with the transactions it would drop).
+    JournalReplayDiffers { reason: String },
     /// A group descriptor's checksum did not match; the descriptor was used as it is.
     GroupDescriptorChecksum {
         group: u32,
@@ -213,6 +216,19 @@ pub fn state(slice: &Slice) -> Result<State, FsError> {
                 r.end.describe(),
                 r.transactions,
                 kind.peers()
+            ),
+        });
+    }
+    if let Some(&first) = r.partial_commits.first() {
+        notes.push(LoadNote::JournalReplayDiffers {
+            reason: format!(
+                "the commit block of transaction {first}{} was written only in part (the checksum of its header holds, that of the whole block does not: the power went while it was written). Linux 6.x accepts such a commit (\"JBD2: Find incomplete commit block\") and replays it, as this inspection did; e2fsck 1.47 stops the replay there (\"Journal transaction {first} was corrupt, replay was aborted\"), so if e2fsck replays the journal first (a boot-time fsck does), transaction {first} and the {} after it are lost and the filesystem is marked with errors",
+                if r.partial_commits.len() > 1 {
+                    format!(" (and {} more)", r.partial_commits.len() - 1)
+                } else {
+                    String::new()
+                },
+                r.end_tid.wrapping_sub(first).wrapping_sub(1)
             ),
         });
     }

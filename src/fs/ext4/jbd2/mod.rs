@@ -276,6 +276,10 @@ pub struct Replay {
     /// Fast commits for transaction `end_tid` follow in the fast-commit area; they are not
     /// replayed.
     pub fast_commits: Option<u32>,
+    /// Replayed transactions whose commit block was written only in part (its header's
+    /// checksum holds, the full block's does not): Linux 6.x replays them, e2fsck 1.47 stops
+    /// at the first.
+    pub partial_commits: Vec<u32>,
     pub overlay: Overlay,
 }
 
@@ -330,6 +334,7 @@ struct Scanned {
     transactions: u32,
     end: LogEnd,
     wrapped: bool,
+    partial_commits: Vec<u32>,
 }
 
 /// Pass 1: where the log ends, every checksum verified.
@@ -350,6 +355,7 @@ fn scan(w: &Walk) -> Scanned {
     let mut bad_revoke: Option<(u64, String)> = None;
     let mut last_time = 0u64;
     let mut crc = !0u32;
+    let mut partial_commits = Vec::new();
     let mut buf = vec![0u8; w.bs];
     let mut data = vec![0u8; w.bs];
     let end_of_log = |in_txn: bool, id: u32, block: u64, why: String| {
@@ -462,7 +468,16 @@ fn scan(w: &Walk) -> Scanned {
                 }
                 let ok = match csum {
                     Csum::V1 => c.v1_ok(crc),
-                    Csum::V2 | Csum::V3 => commit::v23_ok(&buf, w.seed),
+                    Csum::V2 | Csum::V3 => {
+                        commit::v23_ok(&buf, w.seed) || {
+                            // Written only in part: accepted, as Linux 6.x accepts it.
+                            let partial = commit::v23_header_ok(&buf, w.seed);
+                            if partial {
+                                partial_commits.push(id);
+                            }
+                            partial
+                        }
+                    }
                     Csum::None => true,
                 };
                 if !ok {
@@ -506,11 +521,14 @@ fn scan(w: &Walk) -> Scanned {
             t => break end_of_log(in_txn, id, here, format!("a block of unknown type {t}")),
         }
     };
+    // A partly written commit that the scan then stopped at is not replayed either.
+    partial_commits.retain(|&t| tid_gt(id, t));
     Scanned {
         end_tid: id,
         transactions,
         end,
         wrapped: wrapped_committed,
+        partial_commits,
     }
 }
 
@@ -659,6 +677,7 @@ pub fn replay(log: &dyn Log, fs_block_size: u64) -> Result<Replay, JournalError>
         wrapped: false,
         end: LogEnd::Empty,
         fast_commits: None,
+        partial_commits: Vec::new(),
         overlay: Overlay::new(fs_block_size),
     };
     if sb.start == 0 {
@@ -676,6 +695,7 @@ pub fn replay(log: &dyn Log, fs_block_size: u64) -> Result<Replay, JournalError>
     r.transactions = s.transactions;
     r.end = s.end;
     r.wrapped = s.wrapped;
+    r.partial_commits = s.partial_commits;
     // Pass 2: the newest copy of every block.
     let overlay = &mut r.overlay;
     let writes = &mut r.writes;
