@@ -95,8 +95,9 @@ pub static FS_010: Rule = Rule {
 jbd2 format: ext3 and ext4, 32/64-bit, no checksums or checksum v1/v2/v3, revoke records, a log \
 that wraps). This finding says what could not be replayed and why: a journal that cannot be \
 read (an external journal device, a damaged journal superblock or inode), a committed \
-transaction that fails its checksum (replay stops before it, as e2fsck does), or ext4 fast \
-commits (not replayed).\n\nWhy it matters: the host stopped without unmounting. What this \
+transaction that fails its checksum (replay stops before it; the finding says what the kernel \
+and e2fsck do with it, which differs by kind), ext4 fast commits (not replayed), or a commit \
+block written only in part, which the kernel replays and e2fsck would not.\n\nWhy it matters: the host stopped without unmounting. What this \
 report shows predates the changes in those transactions (seconds to minutes of writes before the \
 crash). A corrupt transaction also makes the kernel refuse to mount the filesystem until e2fsck \
 has run: boot stops in emergency mode, before sshd.\n\nFix: let e2fsck replay the journal: \

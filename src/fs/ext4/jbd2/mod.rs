@@ -30,7 +30,10 @@
 //! mount fails); we check every tag during the scan and stop before the first transaction
 //! that fails any check, so what is shown is always the state after a whole number of
 //! transactions. With async_commit the kernel may carry on past a transaction whose commit
-//! checksum fails; we stop there too. The log wraps at `j_last` also with fast commits (the
+//! checksum fails; we stop there too. A v2/v3 commit block whose full checksum fails but whose
+//! header's holds (written only in part: the power went while it was written) is accepted, as
+//! Linux 6.x accepts it (`jbd2_commit_block_csum_verify_partial`); e2fsck 1.47 does not, and
+//! the result says so ([`Replay::partial_commits`]). The log wraps at `j_last` also with fast commits (the
 //! commit code never writes the log past it); fast commits themselves (ext4's logical
 //! records after the last full commit) are not replayed: their presence is reported.
 
