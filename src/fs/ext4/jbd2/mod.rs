@@ -161,8 +161,12 @@ impl Log for MappedLog<'_> {
 
     fn read(&self, n: u64, buf: &mut [u8]) -> Result<(), JournalError> {
         let p = self.physical(n)?;
+        let off = p.checked_mul(self.bs).ok_or(JournalError::Beyond {
+            block: n,
+            physical: p,
+        })?;
         self.src
-            .read_at(p * self.bs, buf)
+            .read_at(off, buf)
             .map_err(|err| JournalError::Io { block: n, err })
     }
 }
