@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=${RESCUE_INSPECT_CACHE:-/var/cache/rescue-inspect}/debian12
 scripts/debian-root.sh "$CACHE" >/dev/null
-RESCUE_INSPECT_DEBIAN=$CACHE cargo test --test real_debian --test real_debian_facts --test real_debian_disk --test real_debian_packages --test real_debian_images --test real_debian_xfs --test real_debian_logs -- --nocapture
+RESCUE_INSPECT_DEBIAN=$CACHE cargo test --test real_debian --test real_debian_facts --test real_debian_disk --test real_debian_packages --test real_debian_images --test real_debian_xfs --test real_debian_logs --test journal_replay -- --nocapture

@@ -81,6 +81,39 @@ pub fn crc32c(data: &[u8]) -> u32 {
     !crc32c_raw(!0, data)
 }
 
+/// Table for the big-endian (MSB-first, unreflected) CRC-32 with polynomial 0x04C11DB7.
+const fn table_be() -> [u32; 256] {
+    let mut t = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = (i as u32) << 24;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 0x8000_0000 != 0 {
+                (c << 1) ^ 0x04C1_1DB7
+            } else {
+                c << 1
+            };
+            k += 1;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+}
+
+static CRC32_BE_TABLE: [u32; 256] = table_be();
+
+/// The kernel's `crc32_be(crc, data, len)`: MSB-first CRC-32, seeded with `crc`, without
+/// inversions. jbd2's checksum v1 (`JBD2_FEATURE_COMPAT_CHECKSUM`) sums a transaction's
+/// descriptor and data blocks with it, seeded with ~0.
+pub fn crc32_be(mut crc: u32, data: &[u8]) -> u32 {
+    for &b in data {
+        crc = (crc << 8) ^ CRC32_BE_TABLE[((crc >> 24) ^ u32::from(b)) as usize];
+    }
+    crc
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +125,9 @@ mod tests {
         assert_eq!(crc32(b""), 0);
         // CRC-16/ARC check value.
         assert_eq!(crc16(0, b"123456789"), 0xBB3D);
+        // CRC-32/BZIP2 (MSB-first, init and final xor ~0) check value.
+        assert_eq!(!crc32_be(!0, b"123456789"), 0xFC89_1918);
+        // CRC-32/MPEG-2 (no final xor).
+        assert_eq!(crc32_be(!0, b"123456789"), 0x0376_E6E7);
     }
 }

@@ -35,7 +35,9 @@ fn no_subcommand_changes_the_image_even_with_a_dirty_journal() {
     let t = tempdir();
     let fs = Guest::debian().ext4(t.path(), &t.path().join("root.ext4"), 16, &[]);
     // A dirty journal is where a careless reader would replay by writing.
-    debugfs_w(&fs, "jo -c\njw -b 333 /dev/null\njc\n");
+    let blk = t.path().join("blk");
+    std::fs::write(&blk, vec![0x5a; 4096]).unwrap();
+    debugfs_w(&fs, &format!("jo -c\njw -b 333 {}\njc\n", blk.display()));
     let img = t.path().join("disk.img");
     disk(&fs, Disk::Gpt512, &img);
     let before = fingerprint(&img);

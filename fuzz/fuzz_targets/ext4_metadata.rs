@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rescue_inspect::fs::ext4::{dir_block, extent, fsck, inode, raw, superblock, xattr};
+use rescue_inspect::fs::ext4::{dir_block, extent, fsck, inode, jbd2, raw, superblock, xattr};
 
 fuzz_target!(|data: &[u8]| {
     // Structures alone.
@@ -52,4 +52,6 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = fsck::scan(&fs, &mut |_| {});
+    // The journal inode, mapped and replayed.
+    let _ = jbd2::replay_fs(&fs);
 });

@@ -40,10 +40,10 @@ pub static FS_014: Rule = Rule {
     summary: "inode numbers, xattrs and unwritten extents cannot be read on this filesystem",
     doc: "The project's own metadata reader (inode numbers, ctime, link counts, extended \
 attributes such as SELinux labels, zeros for unwritten extents) was not used, for the reason the \
-finding gives: typically a journal replayed in memory, whose view the on-disk metadata \
-predates.\n\nWhy it matters: SELinux label checks are skipped, and fallocated files may read as \
-stale bytes (hash mismatches on them are not proof of corruption).\n\nFix: replay the journal \
-(`e2fsck -f PARTITION` after a snapshot, or mount the volume once) and inspect again.",
+finding gives (group descriptors or an inode geometry it cannot read).\n\nWhy it matters: SELinux label checks are skipped, and fallocated files may read as \
+stale bytes (hash mismatches on them are not proof of corruption).\n\nFix: nothing to repair; \
+inspect a loop mount of the volume (`mount -o ro,noload PARTITION /mnt/rescue && rescue-inspect \
+check /mnt/rescue`) for labels and exact contents.",
 };
 
 pub static FS_015: Rule = Rule {
@@ -173,6 +173,9 @@ pub fn load_note(note: &LoadNote, dev: &super::volume::DevNames) -> Option<Findi
                 )
                 .confidence(Confidence::Likely),
         ),
-        LoadNote::JournalReplayed | LoadNote::JournalNotReplayed { .. } => None,
+        LoadNote::JournalReplayed { .. }
+        | LoadNote::JournalNotReplayed { .. }
+        | LoadNote::JournalPartlyReplayed { .. }
+        | LoadNote::JournalReplayDiffers { .. } => None,
     }
 }

@@ -7,7 +7,7 @@ use std::io::{IsTerminal, Write};
 use super::Rule;
 use crate::fs::ext4::fsck::{self, Area, Problem, Progress, Scan};
 use crate::fs::ext4::raw::RawFs;
-use crate::fs::ext4::{self, superblock::Superblock};
+use crate::fs::ext4::{self, LoadNote};
 use crate::inspect::{Content, Inspection};
 use crate::report::{Category, Finding, Severity};
 
@@ -57,7 +57,7 @@ pub static FS_043: Rule = Rule {
     category: Category::Filesystem,
     summary: "metadata scan: bitmaps or free counts disagree with what is in use",
     doc: "Compares each group's block and inode bitmaps (and their checksums) with the blocks and \
-inodes the scan found in use, and the group descriptors' and superblock's free counts with the \
+inodes the scan found in use, and the group descriptors' free counts with the \
 bitmaps.\n\nWhy it matters: a block in use but marked free will be handed to another file \
 (silent corruption on the next write); wrong free counts make df lie and may let the filesystem \
 fill unexpectedly.\n\nFix: after a snapshot, `e2fsck -f PARTITION` rebuilds the bitmaps and \
@@ -78,8 +78,9 @@ needed.",
 pub static RULES: &[&Rule] = &[&FS_040, &FS_041, &FS_042, &FS_043, &FS_044];
 
 /// The filesystem to scan: the chosen root, or with no root (it could not be loaded, or its
-/// /etc is unreadable) the first ext filesystem.
-fn target(insp: &Inspection) -> Result<(crate::volume::Slice, Superblock), String> {
+/// /etc is unreadable) the first ext filesystem. A journal that needs recovery is replayed in
+/// memory first, as e2fsck replays it before checking; the state says how.
+fn target(insp: &Inspection) -> Result<ext4::State, String> {
     let layout = insp
         .layout
         .as_ref()
@@ -93,16 +94,43 @@ fn target(insp: &Inspection) -> Result<(crate::volume::Slice, Superblock), Strin
             .map(|c| c.entry),
     }
     .ok_or("no ext2/3/4 filesystem to scan")?;
-    let slice = layout.entries[entry].slice.clone();
-    let raw = ext4::read_superblock_bytes(&slice).map_err(|e| e.to_string())?;
-    let sb = Superblock::parse(&raw).map_err(|e| format!("ext4 superblock: {e}"))?;
-    Ok((slice, sb))
+    ext4::state(&layout.entries[entry].slice).map_err(|e| e.to_string())
+}
+
+/// What the scan read, when the filesystem needed recovery.
+fn journal_state(notes: &[LoadNote]) -> Option<String> {
+    let mut parts = Vec::new();
+    for n in notes {
+        match n {
+            LoadNote::JournalReplayed {
+                transactions,
+                blocks,
+                end,
+                ..
+            } => parts.push(format!(
+                "the journal was replayed in memory first ({transactions} transaction(s), {blocks} block(s); {end}), as e2fsck replays it before checking"
+            )),
+            LoadNote::JournalNotReplayed { reason } => parts.push(format!(
+                "the journal needs recovery but could not be replayed ({reason}): the scan read the state before it, so it may report problems that replaying the journal would fix (as e2fsck -fn does)"
+            )),
+            LoadNote::JournalPartlyReplayed { reason } => {
+                parts.push(format!("not all of the journal was replayed: {reason}"))
+            }
+            LoadNote::JournalReplayDiffers { reason } => parts.push(format!(
+                "e2fsck -fn compares with e2fsck's replay, which differs: {reason}"
+            )),
+            _ => {}
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// Runs the scan with a progress line on stderr when it is a terminal.
 pub fn run(insp: &Inspection) -> Result<Scan, String> {
-    let (slice, sb) = target(insp)?;
-    let fs = RawFs::open(Box::new(slice), sb).map_err(|e| format!("cannot scan: {e}"))?;
+    let st = target(insp)?;
+    let journal = journal_state(&st.notes);
+    let fs =
+        RawFs::open(Box::new(st.bytes), st.superblock).map_err(|e| format!("cannot scan: {e}"))?;
     let tty = std::io::stderr().is_terminal();
     let mut last = (0u8, u64::MAX);
     let mut progress = |p: Progress| {
@@ -126,7 +154,10 @@ pub fn run(insp: &Inspection) -> Result<Scan, String> {
     if tty {
         eprint!("\r{:60}\r", "");
     }
-    r
+    r.map(|mut s| {
+        s.journal = journal;
+        s
+    })
 }
 
 fn rule_of(a: Area) -> &'static Rule {
@@ -203,6 +234,9 @@ pub fn findings(scan: &Scan, dev: &super::volume::DevNames) -> Vec<Finding> {
 /// `rescue-inspect fsck` text output.
 pub fn render_text(scan: &Scan) -> String {
     let mut s = String::new();
+    if let Some(j) = &scan.journal {
+        s.push_str(&format!("journal: {j}\n\n"));
+    }
     for p in &scan.problems {
         s.push_str(&format!(
             "{:<16} {}: {}\n",

@@ -91,12 +91,18 @@ pub static FS_010: Rule = Rule {
     severity: Severity::Warning,
     category: Category::Filesystem,
     summary: "unclean shutdown: journal holds transactions that were not replayed",
-    doc: "Checks the superblock's needs_recovery flag. ext4-view replays only journals with the \
-64bit and checksum-v3 features; for others the filesystem is read as of its last checkpoint.\n\n\
-Why it matters: the host stopped without unmounting. What this report shows may predate the last \
-changes before the crash (seconds to minutes of writes).\n\nFix: let the kernel replay the \
-journal: mount the volume read-write once, or run `e2fsck -f PARTITION`; note that even `mount -o \
-ro` replays the journal (use `-o ro,noload` to look without writing).",
+    doc: "Checks the superblock's needs_recovery flag and replays the journal in memory (every \
+jbd2 format: ext3 and ext4, 32/64-bit, no checksums or checksum v1/v2/v3, revoke records, a log \
+that wraps). This finding says what could not be replayed and why: a journal that cannot be \
+read (an external journal device, a damaged journal superblock or inode), a committed \
+transaction that fails its checksum (replay stops before it; the finding says what the kernel \
+and e2fsck do with it, which differs by kind), ext4 fast commits (not replayed), or a commit \
+block written only in part, which the kernel replays and e2fsck would not.\n\nWhy it matters: the host stopped without unmounting. What this \
+report shows predates the changes in those transactions (seconds to minutes of writes before the \
+crash). A corrupt transaction also makes the kernel refuse to mount the filesystem until e2fsck \
+has run: boot stops in emergency mode, before sshd.\n\nFix: let e2fsck replay the journal: \
+`e2fsck -f PARTITION` after a snapshot (it replays what can be replayed, then checks); note that \
+even `mount -o ro` replays the journal (use `-o ro,noload` to look without writing).",
 };
 
 pub static FS_011: Rule = Rule {
@@ -105,9 +111,12 @@ pub static FS_011: Rule = Rule {
     category: Category::Filesystem,
     summary: "unclean shutdown: journal replayed in memory",
     doc: "Checks the superblock's needs_recovery flag; the journal's committed transactions were \
-replayed in memory (nothing was written to the volume).\n\nWhy it matters: the host stopped \
-without unmounting (crash, power loss, forced stop); this is context for what happened.\n\nFix: \
-nothing needed for inspection; the kernel replays the journal at the next mount.",
+replayed in memory (nothing was written to the volume), as the kernel replays them at the next \
+mount: the finding gives the number of transactions and blocks, and how the log ended (a last \
+transaction cut off before its commit block is discarded, as the kernel does).\n\nWhy it \
+matters: the host stopped without unmounting (crash, power loss, forced stop); this is context \
+for what happened. Everything else in the report reads the replayed state.\n\nFix: nothing \
+needed for inspection; the kernel replays the journal at the next mount.",
 };
 
 pub static VOL_003: Rule = Rule {
@@ -137,6 +146,54 @@ name without touching the host's VG: `vgimportclone --basevgname rescue_vg PV...
 rewrites the attached volume's VG name and UUIDs: rename it back before returning the volume), \
 and detach the volume before rebooting the recovery server.",
 };
+
+/// FS-011's detail: what the replay did.
+#[allow(clippy::too_many_arguments)]
+fn journal_detail(
+    transactions: u32,
+    first_tid: u32,
+    end_tid: u32,
+    blocks: usize,
+    writes: u64,
+    revoked: u64,
+    wrapped: bool,
+    end: &str,
+    features: &[&str],
+    errno: i32,
+) -> String {
+    let mut d = String::from(
+        "The superblock has needs_recovery set: the host crashed, lost power or was stopped without unmounting. ",
+    );
+    let features = if features.is_empty() {
+        "no features".to_string()
+    } else {
+        features.join(", ")
+    };
+    if transactions == 0 {
+        d.push_str(&format!(
+            "The journal ({features}) holds no committed transaction: nothing to replay"
+        ));
+    } else {
+        d.push_str(&format!(
+            "The journal ({features}) held {transactions} committed transaction(s) (IDs {first_tid}..{}), {writes} block copies replacing {blocks} filesystem block(s)",
+            end_tid.wrapping_sub(1)
+        ));
+        if revoked > 0 {
+            d.push_str(&format!(
+                ", {revoked} more left as they are by revoke records"
+            ));
+        }
+        if wrapped {
+            d.push_str("; the log wraps around the end of the journal");
+        }
+        d.push_str(". They were applied in memory for this inspection, as the kernel applies them at the next mount; the volume was not written");
+    }
+    d.push_str(&format!(". How the log ends: {end}."));
+    if errno != 0 {
+        d.push_str(&format!(" The journal records error {errno} (the kernel aborted it): the next mount marks the filesystem as having errors, and the boot-time fsck checks it fully."));
+    }
+    d
+}
 
 pub static RULES: &[&Rule] = &[
     &VOL_001, &VOL_002, &VOL_003, &VOL_004, &ROOT_001, &ROOT_002, &ROOT_003, &FS_001, &FS_010,
@@ -348,17 +405,49 @@ pub fn audit(insp: &Inspection, settings: &Settings, out: &mut Vec<Finding>) {
             let dev_rw = &dev.rw;
             for note in &root.load_notes {
                 match note {
-                    LoadNote::JournalReplayed => out.push(FS_011.finding(
-                        "the filesystem was not cleanly unmounted; its journal was replayed in memory",
-                        "The superblock has needs_recovery set: the host crashed, lost power or was stopped without unmounting. The committed journal transactions were applied in memory for this inspection; the volume was not written.",
+                    LoadNote::JournalReplayed {
+                        transactions,
+                        first_tid,
+                        end_tid,
+                        blocks,
+                        writes,
+                        revoked,
+                        wrapped,
+                        end,
+                        features,
+                        errno,
+                        ..
+                    } => out.push(FS_011.finding(
+                        if *transactions == 0 {
+                            "unclean shutdown: the journal held no committed transactions to replay".to_string()
+                        } else {
+                            format!("unclean shutdown: the journal was replayed in memory ({transactions} transaction(s), {blocks} block(s))")
+                        },
+                        journal_detail(*transactions, *first_tid, *end_tid, *blocks, *writes, *revoked, *wrapped, end, features, *errno),
                     )),
                     LoadNote::JournalNotReplayed { reason } => out.push(
                         FS_010
                             .finding(
                                 "unclean shutdown: the journal was not replayed, so recent changes are not visible",
-                                format!("The superblock has needs_recovery set, and the journal could not be replayed by the reader ({reason}). This report reads the filesystem as of its last checkpoint: changes made shortly before the crash are missing from it."),
+                                format!("The superblock has needs_recovery set, and the journal could not be replayed: {reason}. This report reads the filesystem as of its last checkpoint: changes made shortly before the crash are missing from it."),
                             )
                             .fix(format!("e2fsck -f {dev_rw}   # replays the journal (writes to the volume); or look without writing: mount -o ro,noload {dev_ro} {mp}")),
+                    ),
+                    LoadNote::JournalReplayDiffers { reason } => out.push(
+                        FS_010
+                            .finding(
+                                "unclean shutdown: e2fsck would replay less of the journal than the kernel",
+                                format!("The superblock has needs_recovery set and the journal was replayed in memory as the kernel replays it, but e2fsck disagrees: {reason}."),
+                            )
+                            .fix(format!("mount -o ro {dev_rw} {mp} && umount {mp}   # the kernel replays the whole journal, even for a read-only mount (this writes the replayed blocks); run e2fsck -f {dev_rw} only after that")),
+                    ),
+                    LoadNote::JournalPartlyReplayed { reason } => out.push(
+                        FS_010
+                            .finding(
+                                "unclean shutdown: part of the journal could not be replayed, so its last changes are not visible",
+                                format!("The superblock has needs_recovery set and the journal was replayed in memory, but not all of it: {reason}."),
+                            )
+                            .fix(format!("e2fsck -f {dev_rw}   # after a snapshot: replays what can be replayed, then checks the filesystem")),
                     ),
                     other => out.extend(super::damage::load_note(other, &dev)),
                 }

@@ -6,7 +6,8 @@
 //! 3. directories connected to the root;
 //! 4. link counts against the references found;
 //! 5. the on-disk block and inode bitmaps (with their checksums) against what passes 1–2 found,
-//!    and the group descriptors' and superblock's free counts against the bitmaps.
+//!    and the group descriptors' free counts against the bitmaps (not the superblock's: e2fsck
+//!    does not count those as errors).
 //!
 //! Memory is bounded by the filesystem's geometry, not by what it contains: one bit per block
 //! and per inode (allocated per group as the group is reached), one byte of state and two of
@@ -62,6 +63,9 @@ pub struct Scan {
     pub groups: u32,
     /// Problems not kept past `MAX_PROBLEMS`.
     pub dropped: u64,
+    /// How a journal that needed recovery was handled before the scan (set by the caller).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal: Option<String>,
 }
 
 impl Scan {
@@ -702,8 +706,6 @@ fn pass5(c: &mut Ctx, progress: &mut dyn FnMut(Progress)) {
     let csum = sb.has_group_csum();
     let bpg = u64::from(sb.blocks_per_group);
     let ipg = u64::from(sb.inodes_per_group);
-    let mut free_blocks_total = 0u64;
-    let mut free_inodes_total = 0u64;
     for g in 0..c.scan.groups {
         progress(Progress {
             pass: 5,
@@ -729,7 +731,6 @@ fn pass5(c: &mut Ctx, progress: &mut dyn FnMut(Progress)) {
             .count() as u64;
         c.scan.blocks_in_use += used_found;
         if csum && gd.flags & BLOCK_UNINIT != 0 {
-            free_blocks_total += u64::from(gd.free_blocks);
             let used_desc = nblocks.saturating_sub(u64::from(gd.free_blocks));
             if used_desc != used_found {
                 group_problem(
@@ -816,7 +817,6 @@ fn pass5(c: &mut Ctx, progress: &mut dyn FnMut(Progress)) {
                             Vec::new(),
                         );
                     }
-                    free_blocks_total += free;
                 }
                 Err(e) => group_problem(
                     c,
@@ -835,7 +835,6 @@ fn pass5(c: &mut Ctx, progress: &mut dyn FnMut(Progress)) {
             .filter(|&i| c.state.get(i as usize + 1) == Some(&ST_DIR))
             .count() as u64;
         if csum && gd.flags & INODE_UNINIT != 0 {
-            free_inodes_total += u64::from(gd.free_inodes);
             if used_inodes != 0 {
                 group_problem(
                     c,
@@ -922,7 +921,6 @@ fn pass5(c: &mut Ctx, progress: &mut dyn FnMut(Progress)) {
                             Vec::new(),
                         );
                     }
-                    free_inodes_total += free;
                 }
                 Err(e) => group_problem(
                     c,
@@ -944,32 +942,12 @@ fn pass5(c: &mut Ctx, progress: &mut dyn FnMut(Progress)) {
             );
         }
     }
-    if free_blocks_total != sb.free_blocks_count {
-        c.problem(Problem {
-            area: Area::FreeCount,
-            ino: None,
-            path: None,
-            group: None,
-            detail: format!(
-                "superblock free blocks count is {}, the groups hold {free_blocks_total}",
-                sb.free_blocks_count
-            ),
-            other_inodes: Vec::new(),
-        });
-    }
-    if free_inodes_total != u64::from(sb.free_inodes_count) {
-        c.problem(Problem {
-            area: Area::FreeCount,
-            ino: None,
-            path: None,
-            group: None,
-            detail: format!(
-                "superblock free inodes count is {}, the groups hold {free_inodes_total}",
-                sb.free_inodes_count
-            ),
-            other_inodes: Vec::new(),
-        });
-    }
+    // The superblock's own free counts are not compared: the kernel does not keep them exact
+    // (it recomputes them from the group descriptors at mount, and a journal replay restores
+    // the superblock as it was last journaled, not as the groups are), and e2fsck treats a
+    // mismatch as harmless (`PR_5_FREE_BLOCK_COUNT`/`PR_5_FREE_INODE_COUNT` carry `PR_NO_OK`:
+    // `e2fsck -n` prints them and still exits 0). Every filesystem that crashed would
+    // otherwise be reported damaged.
 }
 
 /// Names for files whose problems were found after pass 2 (link counts): one more walk over

@@ -2,28 +2,29 @@
 //!
 //! Work-arounds for `ext4-view` 1.0 live here, not in a fork (see the README):
 //! - it replays only journals with the 64bit and checksum-v3 features and refuses to load the
-//!   others; a volume detached from a crashed host usually has such a journal. When loading
-//!   fails on a filesystem that needs recovery, it is loaded again through a reader that shows
-//!   the superblock with `needs_recovery` cleared (checksum recomputed), and the report says the
-//!   view predates the unreplayed transactions.
+//!   others; a volume detached from a crashed host usually has such a journal. The project
+//!   replays the journal itself (`jbd2`: every jbd2 format, in memory), and both readers read
+//!   the filesystem through the result; `ext4-view` is shown the superblock with
+//!   `needs_recovery` cleared (checksum recomputed) so it never replays anything itself. When
+//!   the journal cannot be replayed, the report says why and that the view predates it.
 //! - it keeps its superblock private, so `superblock` parses the fields the audits need.
 //! - one bad group-descriptor checksum makes it refuse the whole filesystem: `raw` reads the
 //!   descriptor table itself, and the reader presents the bad descriptors with corrected
 //!   checksums; the report names each group (stored and computed checksum).
 //! - it reads unwritten (fallocated) extents as stale disk bytes, hides inode numbers, ctime,
 //!   link counts and xattrs, and fails lookups of non-ASCII names in directories hashed with
-//!   `unsigned_directory_hash`: when the on-disk state is what it shows (no journal replayed in
-//!   memory), lookups, metadata, reads, symlinks and xattrs go through the project's own parsers
-//!   (`raw`: linear directory scans, extent trees with the unwritten bit, every checksum
-//!   verified), and `ext4-view` only validates the filesystem at load time. After an in-memory
-//!   journal replay the disk bytes are stale, so everything goes through `ext4-view` (with a
-//!   linear `read_dir` fallback for failed lookups on unsigned-hash filesystems).
+//!   `unsigned_directory_hash`: lookups, metadata, reads, symlinks and xattrs go through the
+//!   project's own parsers (`raw`: linear directory scans, extent trees with the unwritten bit,
+//!   every checksum verified), and `ext4-view` only validates the filesystem at load time. When
+//!   the own reader cannot be used, everything goes through `ext4-view` (with a linear
+//!   `read_dir` fallback for failed lookups on unsigned-hash filesystems).
 
 pub mod dir_block;
 pub mod extent;
 pub mod fsck;
 pub mod group_desc;
 pub mod inode;
+pub mod jbd2;
 pub mod raw;
 pub mod superblock;
 pub mod xattr;
@@ -33,7 +34,10 @@ use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use ext4_view::{Ext4, Ext4Error, Ext4Read};
+use jbd2::overlay::{Overlay, Replayed};
 
 use super::{Backend, Damage, DirEntry, FileType, FsError, FsInfo, Metadata, RootFs, Time};
 use crate::volume::Slice;
@@ -42,11 +46,35 @@ pub use superblock::Superblock;
 /// How the filesystem was loaded, for the report.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LoadNote {
-    /// The journal held committed transactions; they were replayed in memory (nothing written).
-    JournalReplayed,
-    /// The journal held transactions the reader cannot replay; the view is the state before
-    /// them.
+    /// The filesystem needed recovery; its journal was replayed in memory (nothing written).
+    JournalReplayed {
+        /// Transactions replayed, and their IDs (`first_tid..end_tid`).
+        transactions: u32,
+        first_tid: u32,
+        end_tid: u32,
+        /// Distinct filesystem blocks replaced, tags read, and blocks kept from replay by
+        /// revoke records.
+        blocks: usize,
+        writes: u64,
+        revoke_records: u64,
+        revoked: u64,
+        /// The replayed part of the log runs past the end of the journal.
+        wrapped: bool,
+        /// How the log ended, in words.
+        end: String,
+        /// The journal's features, as dumpe2fs names them.
+        features: Vec<&'static str>,
+        /// `s_errno` of the journal: the kernel aborted it (non-zero).
+        errno: i32,
+    },
+    /// The journal could not be replayed (the reason); the view is the state before it.
     JournalNotReplayed { reason: String },
+    /// Part of the journal could not be replayed (the reason): committed transactions that
+    /// fail a check, or fast commits; the view is the state after the transactions before.
+    JournalPartlyReplayed { reason: String },
+    /// The journal was replayed as the kernel replays it, but e2fsck would replay less of it
+    /// (the reason, with the transactions it would drop).
+    JournalReplayDiffers { reason: String },
     /// A group descriptor's checksum did not match; the descriptor was used as it is.
     GroupDescriptorChecksum {
         group: u32,
@@ -84,9 +112,13 @@ impl std::fmt::Debug for Ext4Volume {
     }
 }
 
-/// Presents a slice to `ext4-view`, with optional byte ranges replaced (`patches`).
+/// The filesystem's bytes as both readers see them: the slice, through the in-memory journal
+/// replay (an empty overlay when there is nothing to replay).
+pub type FsBytes = Replayed<Slice>;
+
+/// Presents the filesystem to `ext4-view`, with optional byte ranges replaced (`patches`).
 struct SliceReader {
-    slice: Slice,
+    bytes: FsBytes,
     patches: Vec<(u64, Vec<u8>)>,
 }
 
@@ -96,7 +128,7 @@ impl Ext4Read for SliceReader {
         start_byte: u64,
         dst: &mut [u8],
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync + 'static>> {
-        self.slice.read_exact_at(start_byte, dst)?;
+        raw::BlockRead::read_at(&self.bytes, start_byte, dst)?;
         let end = start_byte.saturating_add(dst.len() as u64);
         for (off, bytes) in &self.patches {
             let pend = off.saturating_add(bytes.len() as u64);
@@ -121,13 +153,125 @@ pub fn read_superblock_bytes(slice: &Slice) -> Result<Vec<u8>, FsError> {
     Ok(b)
 }
 
-/// Opens an ext2/3/4 filesystem on `slice`.
-pub fn open(slice: &Slice) -> Result<Ext4Volume, FsError> {
+/// The filesystem as both readers see it.
+pub struct State {
+    pub bytes: FsBytes,
+    /// Its superblock (after the replay: the journal's copy when it holds one).
+    pub superblock: Superblock,
+    /// The superblock bytes to show `ext4-view`: `needs_recovery` cleared when set, so the
+    /// library never replays the journal itself.
+    pub presented: Option<Vec<u8>>,
+    pub notes: Vec<LoadNote>,
+}
+
+/// Reads the superblock and, when it needs recovery, replays the journal in memory.
+pub fn state(slice: &Slice) -> Result<State, FsError> {
     let raw_sb = read_superblock_bytes(slice)?;
     let sb = Superblock::parse(&raw_sb)
         .map_err(|e| FsError::Load(format!("ext4 superblock is corrupt: {e}")))?;
-    let mut notes = Vec::new();
-    let mut own = match raw::RawFs::open(Box::new(slice.clone()), sb.clone()) {
+    let plain = |sb: Superblock, notes| State {
+        bytes: Replayed {
+            inner: slice.clone(),
+            overlay: Arc::new(Overlay::new(u64::from(sb.block_size))),
+        },
+        presented: sb
+            .needs_recovery()
+            .then(|| superblock::mask_needs_recovery(&raw_sb)),
+        superblock: sb,
+        notes,
+    };
+    if !sb.needs_recovery() {
+        return Ok(plain(sb, Vec::new()));
+    }
+    let not_replayed = |reason: String| vec![LoadNote::JournalNotReplayed { reason }];
+    // The journal is read from the disk as it is (the kernel finds it the same way).
+    let disk = match raw::RawFs::open(Box::new(slice.clone()), sb.clone()) {
+        Ok(d) => d,
+        Err(e) => {
+            let n = not_replayed(format!("the journal inode cannot be read: {e}"));
+            return Ok(plain(sb, n));
+        }
+    };
+    let r = match jbd2::replay_fs(&disk) {
+        Ok(r) => r,
+        Err(e) => return Ok(plain(sb, not_replayed(e.to_string()))),
+    };
+    let mut notes = vec![LoadNote::JournalReplayed {
+        transactions: r.transactions,
+        first_tid: r.first_tid,
+        end_tid: r.end_tid,
+        blocks: r.overlay.len(),
+        writes: r.writes,
+        revoke_records: r.revoke_records,
+        revoked: r.revoked_blocks,
+        wrapped: r.wrapped,
+        end: r.end.describe(),
+        features: r.journal.feature_names(),
+        errno: r.journal.errno,
+    }];
+    if let jbd2::LogEnd::Corrupt { kind, .. } = &r.end {
+        notes.push(LoadNote::JournalPartlyReplayed {
+            reason: format!(
+                "{}; the {} transaction(s) before it were replayed, it and any after it were not. What the peers do: {}",
+                r.end.describe(),
+                r.transactions,
+                kind.peers()
+            ),
+        });
+    }
+    if let Some(&first) = r.partial_commits.first() {
+        notes.push(LoadNote::JournalReplayDiffers {
+            reason: format!(
+                "the commit block of transaction {first}{} was written only in part (the checksum of its header holds, that of the whole block does not: the power went while it was written). Linux 6.x accepts such a commit (\"JBD2: Find incomplete commit block\") and replays it, as this inspection did; e2fsck 1.47 stops the replay there (\"Journal transaction {first} was corrupt, replay was aborted\"), so if e2fsck replays the journal first (a boot-time fsck does), transaction {first} and the {} after it are lost and the filesystem is marked with errors",
+                if r.partial_commits.len() > 1 {
+                    format!(" (and {} more)", r.partial_commits.len() - 1)
+                } else {
+                    String::new()
+                },
+                r.end_tid.wrapping_sub(first).wrapping_sub(1)
+            ),
+        });
+    }
+    if let Some(tid) = r.fast_commits {
+        notes.push(LoadNote::JournalPartlyReplayed {
+            reason: format!(
+                "the journal's fast-commit area holds fast commits for transaction {tid} (ext4's logical journal records, fast_commit feature), which this reader does not replay: changes synced in the last moments before the crash are missing"
+            ),
+        });
+    }
+    let bytes = Replayed {
+        inner: slice.clone(),
+        overlay: Arc::new(r.overlay),
+    };
+    let mut new_raw = vec![0u8; superblock::SIZE];
+    let replayed_sb = raw::BlockRead::read_at(&bytes, superblock::OFFSET, &mut new_raw)
+        .map_err(|e| e.to_string())
+        .and_then(|()| Superblock::parse(&new_raw).map_err(|e| e.to_string()));
+    match replayed_sb {
+        Ok(new_sb) => Ok(State {
+            bytes,
+            presented: Some(superblock::mask_needs_recovery(&new_raw)),
+            superblock: new_sb,
+            notes,
+        }),
+        Err(e) => Ok(plain(
+            sb,
+            not_replayed(format!(
+                "the journal replaces the superblock with an invalid one ({e})"
+            )),
+        )),
+    }
+}
+
+/// Opens an ext2/3/4 filesystem on `slice`.
+pub fn open(slice: &Slice) -> Result<Ext4Volume, FsError> {
+    let State {
+        bytes,
+        superblock: sb,
+        presented,
+        mut notes,
+    } = state(slice)?;
+    let own = match raw::RawFs::open(Box::new(bytes.clone()), sb.clone()) {
         Ok(r) => Some(r),
         Err(e) => {
             notes.push(LoadNote::OwnReaderUnavailable {
@@ -158,40 +302,10 @@ pub fn open(slice: &Slice) -> Result<Ext4Volume, FsError> {
             });
         }
     }
-    let reader = |extra: Option<Vec<u8>>| {
-        let mut p = patches.clone();
-        if let Some(m) = extra {
-            p.push((superblock::OFFSET, m));
-        }
-        Box::new(SliceReader {
-            slice: slice.clone(),
-            patches: p,
-        })
-    };
-    let fs = match Ext4::load(reader(None)) {
-        Ok(fs) => {
-            if sb.needs_recovery() {
-                notes.push(LoadNote::JournalReplayed);
-                // The library shows the replayed state; the disk bytes the own reader sees
-                // predate it.
-                if own.take().is_some() {
-                    notes.push(LoadNote::OwnReaderUnavailable {
-                        reason: "the journal was replayed in memory, so the on-disk metadata is older than the view".into(),
-                    });
-                }
-            }
-            fs
-        }
-        Err(e) if sb.needs_recovery() => {
-            let masked = superblock::mask_needs_recovery(&raw_sb);
-            let fs = Ext4::load(reader(Some(masked))).map_err(|e2| load_error(&e2))?;
-            notes.push(LoadNote::JournalNotReplayed {
-                reason: e.to_string(),
-            });
-            fs
-        }
-        Err(e) => return Err(load_error(&e)),
-    };
+    if let Some(p) = presented {
+        patches.push((superblock::OFFSET, p));
+    }
+    let fs = Ext4::load(Box::new(SliceReader { bytes, patches })).map_err(|e| load_error(&e))?;
     if sb.unsigned_hash() && sb.feature_compat & superblock::COMPAT_DIR_INDEX != 0 {
         notes.push(LoadNote::UnsignedDirectoryHash);
     }
@@ -231,7 +345,7 @@ fn load_error(e: &Ext4Error) -> FsError {
 
 struct Ext4Backend {
     fs: Ext4,
-    /// The own reader, when the disk bytes are what the view shows.
+    /// The own reader (through the same replayed bytes as the library).
     raw: Option<raw::RawFs>,
     unsigned_hash: bool,
     /// Names of recently looked-up directories (inode → name → inode), so resolving many
@@ -387,7 +501,7 @@ impl Backend for Ext4Backend {
                 r.xattr(&ino, name).map_err(|e| self.fail(path, e))
             }
             None => Err(FsError::Unsupported(format!(
-                "{}: extended attributes are not readable after an in-memory journal replay",
+                "{}: extended attributes are not readable without the project's own metadata reader",
                 path.display()
             ))),
         }

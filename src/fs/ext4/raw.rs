@@ -221,6 +221,11 @@ impl RawFs {
         self.bs
     }
 
+    /// Where the bytes come from.
+    pub fn source(&self) -> &dyn BlockRead {
+        &*self.src
+    }
+
     /// Bytes readable from the volume.
     pub fn volume_size(&self) -> u64 {
         self.src.size()

@@ -87,6 +87,8 @@ pub struct Superblock {
     pub volume_name: String,
     pub last_mounted: String,
     pub journal_inum: u32,
+    /// `s_journal_uuid`: the external journal device's UUID (no journal inode).
+    pub journal_uuid: [u8; 16],
     pub last_orphan: u32,
     pub checksum_type: u8,
     pub error_count: u32,
@@ -157,6 +159,8 @@ impl Superblock {
         }
         let mut uuid = [0u8; 16];
         uuid.copy_from_slice(&b[0x68..0x78]);
+        let mut journal_uuid = [0u8; 16];
+        journal_uuid.copy_from_slice(&b[0xD0..0xE0]);
         let sb = Superblock {
             inodes_count: u32_at(b, 0x0),
             blocks_count: u64::from(u32_at(b, 0x4)) | hi(0x150),
@@ -180,6 +184,7 @@ impl Superblock {
             volume_name: cstr(&b[0x78..0x88]),
             last_mounted: cstr(&b[0x88..0xC8]),
             journal_inum: u32_at(b, 0xE0),
+            journal_uuid,
             last_orphan: u32_at(b, 0xE8),
             checksum_type: b[0x175],
             error_count: u32_at(b, 0x194),
