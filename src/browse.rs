@@ -204,8 +204,7 @@ pub fn render_ls(listed: &[Listed], headers: bool) -> String {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Stat {
-    pub path: String,
-    /// The path with every symlink resolved inside the guest.
+    /// The path with every symlink resolved inside the guest (when it differs).
     pub resolved: Option<String>,
     #[serde(flatten)]
     pub entry: Entry,
@@ -222,7 +221,6 @@ pub fn stat(fs: &RootFs, path: &str) -> Result<Stat, FsError> {
     let md = fs.symlink_metadata(&p)?;
     let resolved = fs.canonicalize(&p).ok().map(|r| r.display().to_string());
     Ok(Stat {
-        path: p.display().to_string(),
         resolved: resolved.filter(|r| *r != p.display().to_string()),
         entry: entry(fs, &names, &p, &md),
         atime: md.atime.secs,
@@ -235,7 +233,7 @@ pub fn stat(fs: &RootFs, path: &str) -> Result<Stat, FsError> {
 pub fn render_stat(s: &Stat) -> String {
     let e = &s.entry;
     let mut out = String::new();
-    let mut file = s.path.clone();
+    let mut file = s.entry.path.clone();
     if let Some(t) = &e.symlink_target {
         let _ = write!(file, " -> {t}");
     }
