@@ -62,8 +62,8 @@ pub struct PackageDb {
     /// Records that could not be read (a damaged stanza, page or header): (where, why).
     pub damaged: Vec<String>,
     store: Store,
-    /// (package, path) of every file, built on first use.
-    files: std::cell::OnceCell<Vec<(String, String)>>,
+    /// Who owns what, built on first use.
+    files: std::cell::OnceCell<OwnerIndex>,
 }
 
 impl std::fmt::Debug for PackageDb {
@@ -83,9 +83,43 @@ pub fn unmerged(p: &str) -> &str {
         .filter(|r| {
             ["/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin"]
                 .iter()
-                .any(|d| r.starts_with(&format!("{d}/")))
+                .any(|d| r.strip_prefix(d).is_some_and(|rest| rest.starts_with('/')))
         })
         .unwrap_or(p)
+}
+
+/// Who owns what: (package, path) of every packaged file, looked up by path (either usr-merge
+/// spelling) in constant time.
+#[derive(Debug, Default)]
+pub struct OwnerIndex {
+    files: Vec<(String, String)>,
+    /// Unmerged path → index into `files` (the first package listing it).
+    by_path: HashMap<String, usize>,
+}
+
+impl OwnerIndex {
+    pub fn new(files: Vec<(String, String)>) -> OwnerIndex {
+        let mut by_path = HashMap::with_capacity(files.len());
+        for (i, (_, p)) in files.iter().enumerate() {
+            by_path.entry(unmerged(p).to_string()).or_insert(i);
+        }
+        OwnerIndex { files, by_path }
+    }
+
+    /// The package owning `path`, like `dpkg -S` or `rpm -qf`.
+    pub fn owner_of(&self, path: &str) -> Option<String> {
+        let i = *self.by_path.get(unmerged(path))?;
+        self.files.get(i).map(|(pkg, _)| pkg.clone())
+    }
+
+    /// The package shipping a file of this name anywhere, and where.
+    pub fn owner_of_basename(&self, name: &str) -> Option<(String, String)> {
+        let suffix = format!("/{name}");
+        self.files
+            .iter()
+            .find(|(_, p)| p.ends_with(&suffix))
+            .cloned()
+    }
 }
 
 fn dpkg_interrupted(s: &dpkg::Status) -> Option<String> {
@@ -125,15 +159,6 @@ fn mark_rpm_duplicates(pkgs: &mut [Installed]) {
             versions.join(" and ")
         ));
     }
-}
-
-/// The package owning `path` in a (package, path) index (usr-merge spellings are one file).
-pub fn owner_in(index: &[(String, String)], path: &str) -> Option<String> {
-    let want = unmerged(path);
-    index
-        .iter()
-        .find(|(_, p)| unmerged(p) == want)
-        .map(|(pkg, _)| pkg.clone())
 }
 
 impl PackageDb {
@@ -221,20 +246,22 @@ impl PackageDb {
 
     /// (package, path) of every packaged file, like the data `dpkg -S` and `rpm -qf` search:
     /// dpkg's file lists, or every header's file names (read once, on first use).
-    pub fn file_index(&self, fs: &RootFs) -> &[(String, String)] {
-        self.files.get_or_init(|| match &self.store {
-            Store::Dpkg(_) => super::dpkg::file_index(fs),
-            Store::Rpm(db) => {
-                let mut out = Vec::new();
-                let _ = db.for_each_blob(&mut |blob| {
-                    let Ok(h) = Header::parse(blob) else { return };
-                    let (Ok(pkg), Ok(paths)) = (rpm::package(&h), rpm::file_paths(&h)) else {
-                        return;
-                    };
-                    out.extend(paths.into_iter().map(|p| (pkg.name.clone(), p)));
-                });
-                out
-            }
+    pub fn file_index(&self, fs: &RootFs) -> &OwnerIndex {
+        self.files.get_or_init(|| {
+            OwnerIndex::new(match &self.store {
+                Store::Dpkg(_) => super::dpkg::file_index(fs),
+                Store::Rpm(db) => {
+                    let mut out = Vec::new();
+                    let _ = db.for_each_blob(&mut |blob| {
+                        let Ok(h) = Header::parse(blob) else { return };
+                        let (Ok(pkg), Ok(paths)) = (rpm::package(&h), rpm::file_paths(&h)) else {
+                            return;
+                        };
+                        out.extend(paths.into_iter().map(|p| (pkg.name.clone(), p)));
+                    });
+                    out
+                }
+            })
         })
     }
 

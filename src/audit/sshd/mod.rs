@@ -39,7 +39,7 @@ pub struct SshdFacts<'a> {
     /// The package database (dpkg or rpm), opened once.
     pub packages: Result<Option<PackageDb>, DbError>,
     /// dpkg's file lists, read on first use when there is no readable package database.
-    dpkg_files: OnceCell<Vec<(String, String)>>,
+    dpkg_files: OnceCell<crate::packages::db::OwnerIndex>,
 }
 
 impl<'a> SshdFacts<'a> {
@@ -115,29 +115,25 @@ impl<'a> SshdFacts<'a> {
 
     /// (package, path) of every packaged file: the database's index, or dpkg's file lists
     /// read directly when the status file could not be.
-    fn files(&self) -> &[(String, String)] {
+    fn files(&self) -> &crate::packages::db::OwnerIndex {
         match self.package_db() {
             Some(db) => db.file_index(self.fs),
-            None => self
-                .dpkg_files
-                .get_or_init(|| crate::packages::dpkg::file_index(self.fs)),
+            None => self.dpkg_files.get_or_init(|| {
+                crate::packages::db::OwnerIndex::new(crate::packages::dpkg::file_index(self.fs))
+            }),
         }
     }
 
     /// The package owning a guest path, like `dpkg -S` or `rpm -qf` (usr-merge spellings are
     /// one file).
     pub fn owner_of(&self, path: &str) -> Option<String> {
-        crate::packages::db::owner_in(self.files(), path)
+        self.files().owner_of(path)
     }
 
     /// The package shipping a file of this name anywhere, and where (for a library that is
     /// gone).
     pub fn owner_of_basename(&self, name: &str) -> Option<(String, String)> {
-        let suffix = format!("/{name}");
-        self.files()
-            .iter()
-            .find(|(_, p)| p.ends_with(&suffix))
-            .cloned()
+        self.files().owner_of_basename(name)
     }
 }
 
@@ -233,7 +229,11 @@ pub fn audit(root: &Root, s: &Settings, out: &mut Vec<Finding>) -> Outcome {
         .collect();
     ports.sort_unstable();
     ports.dedup();
-    let sshd_packages = sshd_packages(&facts);
+    // Only what will be verified needs its owners looked up.
+    let sshd_packages = match s.packages {
+        super::PackageScope::Sshd => sshd_packages(&facts),
+        _ => Vec::new(),
+    };
     let libwrap = facts
         .closure
         .libs
